@@ -1,0 +1,6 @@
+"""Domain events of the gan app, for higher apps to react to (they subscribe in their apps.py)."""
+
+from django.dispatch import Signal
+
+# Sent after commit when a job reaches SUCCESS, FAILURE or CANCELLED. Arguments: job_id, kind, status.
+job_finished = Signal()

@@ -1,0 +1,96 @@
+"""The API's shared shape: one error body, error responses in the schema, the JSON 404."""
+
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string", "example": "Invalid input: machine_id: this field is required."},
+        "errors": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "example": {"sensors[2].unit": ['temperature sensors need a unit — add "unit": "C"']},
+        },
+    },
+    "required": ["detail", "errors"],
+}
+ERROR_RESPONSES = {
+    "400": "Invalid input: `errors` maps each field path to its messages.",
+    "401": "Not authenticated.",
+    "403": "Your role does not allow this.",
+    "429": "Too many requests: retry after the number of seconds in the Retry-After header.",
+}
+
+
+def flatten_errors(data, prefix: str = "") -> dict[str, list[str]]:
+    """Turn DRF's nested error structure into {"sensors[2].unit": ["..."]}."""
+    if isinstance(data, dict):
+        flat = {}
+        for key, value in data.items():
+            path = key if not prefix else (prefix if key == "non_field_errors" else f"{prefix}.{key}")
+            flat.update(flatten_errors(value, path))
+        return flat
+    if isinstance(data, list) and data and all(isinstance(item, str) for item in data):
+        return {prefix or "non_field_errors": [str(item) for item in data]}
+    if isinstance(data, list):
+        flat = {}
+        for index, value in enumerate(data):
+            if value:
+                flat.update(flatten_errors(value, f"{prefix}[{index}]"))
+        return flat
+    return {prefix or "non_field_errors": [str(data)]}
+
+
+def error_body(detail: str, errors: dict | None = None) -> dict:
+    return {"detail": detail, "errors": errors or {}}
+
+
+def exception_handler(exc, context):
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = flatten_errors(response.data)
+        first_path, first_messages = next(iter(errors.items()), ("", ["invalid input"]))
+        detail = f"Invalid input: {first_path}: {first_messages[0]}" if first_path else "Invalid input."
+        response.data = error_body(detail, errors)
+    else:
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
+        extra = (
+            {k: v for k, v in response.data.items() if k != "detail"}
+            if isinstance(response.data, dict)
+            else {}
+        )
+        response.data = error_body(str(detail), flatten_errors(extra) if extra else {})
+    return response
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular hook: document the shared error body and 400/401/403/429 on every operation."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
+    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            responses = operation.setdefault("responses", {})
+            for status, description in ERROR_RESPONSES.items():
+                if status == "400" and method in ("get", "delete", "head"):
+                    continue
+                if status in ("401", "403") and not operation.get("security"):
+                    continue
+                responses.setdefault(status, {"description": description, "content": reference})
+            if "429" in responses:
+                responses["429"].setdefault(
+                    "headers",
+                    {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+                )
+    return result
+
+
+class Conflict(exceptions.APIException):
+    """Valid, but the current state does not allow it (a missing earlier step, a finished job)."""
+
+    status_code = 409
+    default_detail = "The current state does not allow this."
+    default_code = "conflict"

@@ -1,0 +1,35 @@
+"""ASGI entry point for daphne: HTTP through Django, WebSockets through Channels."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdm_site.settings")
+django_asgi_app = get_asgi_application()
+
+import asyncio  # noqa: E402
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from pdm_site import embedded, realtime  # noqa: E402
+from pdm_site.routing import websocket_urlpatterns  # noqa: E402
+
+router = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)
+
+
+async def application(scope, receive, send):
+    # Sends from worker threads are scheduled on this loop (see pdm_site.realtime).
+    realtime.remember_server_loop(asyncio.get_running_loop())
+    await router(scope, receive, send)
+
+
+if settings.EMBEDDED_WORKER:
+    embedded.start_worker()
