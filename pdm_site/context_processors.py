@@ -1,6 +1,6 @@
 from django.urls import NoReverseMatch, reverse
 
-from accounts.roles import role_of
+from accounts.roles import Role, role_of
 
 # Sidebar entries as (label, URL name); an entry whose app is not installed yet is left out.
 SIDEBAR = [
@@ -21,11 +21,15 @@ def _sidebar(path: str) -> list[dict]:
     items = []
     for label, name in SIDEBAR:
         try:
-            url = reverse(name)
+            items.append({"label": label, "url": reverse(name), "active": False})
         except NoReverseMatch:
             continue
-        active = path == url if url == "/" else path.startswith(url)
-        items.append({"label": label, "url": url, "active": active})
+    # The longest entry the path starts with is the current one (/machines/new/ over /machines/).
+    matches = [
+        item for item in items if path == item["url"] or (item["url"] != "/" and path.startswith(item["url"]))
+    ]
+    if matches:
+        max(matches, key=lambda item: len(item["url"]))["active"] = True
     return items
 
 
@@ -36,5 +40,7 @@ def navigation(request):
     return {
         "sidebar": _sidebar(request.path),
         "user_role": role.label if role else "no role",
+        "can_operate": role is not None and role >= Role.OPERATOR,
+        "is_admin_role": role is Role.ADMIN,
         "show_admin_link": request.user.is_staff,
     }
