@@ -94,3 +94,115 @@ def _clear_cache():
 
 def server_mode() -> bool:
     return settings.SERVER_MODE
+
+
+class EmbeddedServer:
+    """The product as `make run` starts it: daphne in embedded mode, its own var dir, demo users."""
+
+    def __init__(self, root, var_dir, port):
+        self.root, self.var_dir, self.port = root, var_dir, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+        self.process = None
+        self.passwords = {}
+
+    def env(self):
+        import os
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "DJANGO_"))}
+        env.update(DJANGO_SETTINGS_MODULE="pdm_site.settings", PDM_VAR_DIR=str(self.var_dir))
+        env.pop("PDM_EMBEDDED_WORKER", None)
+        return env
+
+    def manage(self, *args):
+        import subprocess
+        import sys
+
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=self.root,
+            env=self.env(),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+
+    def start(self):
+        import subprocess
+        import sys
+        import time
+
+        import requests
+
+        self.manage("migrate", "--noinput")
+        self.manage("demo_users")
+        for line in (self.var_dir / "demo-users.txt").read_text().splitlines():
+            username, password = line.split(" ", 1)
+            self.passwords[username] = password
+        log = (self.var_dir / "daphne.log").open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "pdm_site.asgi:application",
+            ],
+            cwd=self.root,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/api/v1/health/", timeout=2).status_code in (200, 503):
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        raise RuntimeError(
+            f"embedded server did not start: {(self.var_dir / 'daphne.log').read_text()[-2000:]}"
+        )
+
+    def session(self, username):
+        """A requests session logged in through the real login form."""
+        import requests
+
+        session = requests.Session()
+        session.get(f"{self.url}/login/")
+        response = session.post(
+            f"{self.url}/login/",
+            data={"username": username, "password": self.passwords[username]},
+            headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": f"{self.url}/login/"},
+        )
+        response.raise_for_status()
+        session.headers.update({"X-CSRFToken": session.cookies["csrftoken"], "Referer": self.url})
+        return session
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def embedded_server(tmp_path_factory):
+    from pathlib import Path
+
+    server = EmbeddedServer(
+        Path(__file__).resolve().parents[1], tmp_path_factory.mktemp("embedded-var"), free_port()
+    )
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,52 @@
+"""Every route declares who may use it: a new page, endpoint or socket without a rule fails here."""
+
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from accounts.consumers import RoleConsumer
+from accounts.permissions import RolePermission
+from pdm_site.routing import websocket_urlpatterns
+
+# Routes open to anonymous users on purpose.
+PUBLIC = {"login", "logout", "api-health", "api-token", "schema", "swagger-ui"}
+
+
+def walk(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue  # Django's admin enforces is_staff and model permissions itself
+            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern
+
+
+def rule_of(pattern: URLPattern) -> str:
+    view = pattern.callback
+    view_class = getattr(view, "cls", None)
+    if view_class is not None and issubclass(view_class, APIView):
+        permissions = view_class.permission_classes
+        if RolePermission in permissions:
+            return "role"
+        return "public" if AllowAny in permissions or not permissions else "other"
+    if hasattr(view, "role_rule"):
+        return "role"
+    return "public" if getattr(view, "login_required", True) is False else "none"
+
+
+def test_every_http_route_has_a_role_rule_or_is_knowingly_public():
+    routes = list(walk(get_resolver().url_patterns))
+    assert len(routes) > 5
+    missing = [route for route, pattern in routes if rule_of(pattern) == "none" and pattern.name not in PUBLIC]
+    assert missing == [], f"routes without a role rule: {missing}"
+    unexpected_public = [
+        route for route, pattern in routes if rule_of(pattern) in ("public", "other") and pattern.name not in PUBLIC
+    ]
+    assert unexpected_public == [], f"routes open to anyone: {unexpected_public}"
+
+
+def test_every_websocket_route_checks_roles():
+    consumers = [route.callback.consumer_class for route in websocket_urlpatterns]
+    assert consumers
+    assert all(issubclass(consumer, RoleConsumer) for consumer in consumers)
