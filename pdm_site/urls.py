@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import urls as accounts_urls
 from gan import urls as gan_urls
 from pdm_site.health import HealthView
+from pdm_site.metrics import metrics
 from predictions import urls as predictions_urls
 
 api_v1 = [
@@ -18,6 +19,7 @@ urlpatterns = [
     path("", include(predictions_urls)),
     path("data/", include(gan_urls)),
     path("admin/", admin.site.urls),
+    path("metrics", metrics, name="metrics"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

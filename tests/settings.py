@@ -11,6 +11,9 @@ if os.environ.get("PDM_TEST_MODE") != "embedded":
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("PDM_VAR_DIR", tempfile.mkdtemp(prefix="pdm-test-var-"))
 os.environ.setdefault("PDM_EMBEDDED_WORKER", "0")
+# The test client speaks plain HTTP.
+os.environ.setdefault("DJANGO_SSL_REDIRECT", "0")
+os.environ.setdefault("DJANGO_SECURE_COOKIES", "0")
 
 from pdm_site.settings import *  # noqa: F403
 from pdm_site.settings import REST_FRAMEWORK

@@ -18,7 +18,11 @@ def test_health_is_503_and_names_the_broken_part(api, db):
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "degraded"
-    assert body["checks"]["worker"] == {"ok": False, "error": "RuntimeError: no Celery worker answered", "ms": mock.ANY}
+    assert body["checks"]["worker"] == {
+        "ok": False,
+        "error": "RuntimeError: no Celery worker answered",
+        "ms": mock.ANY,
+    }
     assert body["checks"]["database"]["ok"]
 
 
