@@ -52,6 +52,16 @@ class MachineCategory(models.Model):
     def __str__(self):
         return self.name
 
+    def rul_block(self) -> dict:
+        """The category's RUL profile as a profile document's `rul` block."""
+        return {
+            "max_rul": self.max_rul_hours,
+            "cycles": self.cycles,
+            "degradation_pattern": self.degradation_pattern,
+            "noise": self.rul_noise_hours,
+            "failure_modes": list(self.failure_modes),
+        }
+
     def health_state(self, rul_hours: float) -> HealthState:
         fraction = rul_hours / self.max_rul_hours
         if fraction > self.healthy_above:
@@ -81,6 +91,18 @@ class SensorFields(models.Model):
 
     def __str__(self):
         return f"{self.name} [{self.unit}]" if self.unit else self.name
+
+    def document(self) -> dict:
+        """The sensor as an entry of a profile document's `sensors` list."""
+        return {
+            "name": self.name,
+            "unit": self.unit,
+            "type": self.kind,
+            "description": self.description,
+            "base": self.base,
+            "range": self.range,
+            "noise": self.noise,
+        }
 
 
 class SensorSpec(SensorFields):

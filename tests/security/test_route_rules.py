@@ -38,10 +38,11 @@ def rule_of(pattern: URLPattern) -> str:
 def test_every_http_route_has_a_role_rule_or_is_knowingly_public():
     routes = list(walk(get_resolver().url_patterns))
     assert len(routes) > 5
-    missing = [route for route, pattern in routes if rule_of(pattern) == "none" and pattern.name not in PUBLIC]
+    rules = {route: (rule_of(pattern), pattern.name) for route, pattern in routes}
+    missing = [route for route, (rule, name) in rules.items() if rule == "none" and name not in PUBLIC]
     assert missing == [], f"routes without a role rule: {missing}"
     unexpected_public = [
-        route for route, pattern in routes if rule_of(pattern) in ("public", "other") and pattern.name not in PUBLIC
+        route for route, (rule, name) in rules.items() if rule in ("public", "other") and name not in PUBLIC
     ]
     assert unexpected_public == [], f"routes open to anyone: {unexpected_public}"
 
