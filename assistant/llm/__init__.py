@@ -1,0 +1,101 @@
+"""The assistant's plain-Python core: manuals, retrieval, grounded drafts and a llama.cpp backend.
+
+No Django here: the Django side feeds predictions, sensor evidence and manuals in, and stores what comes
+back. Every result has `to_dict()` (JSON-able). Texts are markdown and not HTML-escaped.
+"""
+
+from assistant.llm.answers import ChatAnswer, Explanation, MachineContext, chat, cited_numbers, explain
+from assistant.llm.backend import (
+    GenerationStats,
+    LlamaBackend,
+    LlamaConfig,
+    TokenStream,
+    check_model_file,
+    close_backends,
+    default_model_path,
+    get_backend,
+)
+from assistant.llm.errors import (
+    AssistantError,
+    ContextOverflowError,
+    GenerationError,
+    InputError,
+    InvalidModelError,
+    LLMError,
+    ManualError,
+    ModelNotFoundError,
+    QueueFullError,
+)
+from assistant.llm.grounding import (
+    STATE_LABELS,
+    Citation,
+    Draft,
+    PredictionFacts,
+    RiskFactor,
+    SensorEvidence,
+    Statement,
+    Urgency,
+    assess_urgency,
+    build_draft,
+    risk_factors,
+    sensor_evidence,
+    state_from_rul,
+)
+from assistant.llm.manuals import (
+    MAX_MANUAL_BYTES,
+    SHIPPED_MANUALS_DIR,
+    Manual,
+    load_manual,
+    load_shipped_manuals,
+    parse_manual,
+)
+from assistant.llm.retrieval import Chunk, ManualIndex, Passage, chunk_manual
+
+__all__ = [
+    "MAX_MANUAL_BYTES",
+    "SHIPPED_MANUALS_DIR",
+    "STATE_LABELS",
+    "AssistantError",
+    "ChatAnswer",
+    "Chunk",
+    "Citation",
+    "ContextOverflowError",
+    "Draft",
+    "Explanation",
+    "GenerationError",
+    "GenerationStats",
+    "InputError",
+    "InvalidModelError",
+    "LLMError",
+    "LlamaBackend",
+    "LlamaConfig",
+    "MachineContext",
+    "Manual",
+    "ManualError",
+    "ManualIndex",
+    "ModelNotFoundError",
+    "Passage",
+    "PredictionFacts",
+    "QueueFullError",
+    "RiskFactor",
+    "SensorEvidence",
+    "Statement",
+    "TokenStream",
+    "Urgency",
+    "assess_urgency",
+    "build_draft",
+    "chat",
+    "check_model_file",
+    "chunk_manual",
+    "cited_numbers",
+    "close_backends",
+    "default_model_path",
+    "explain",
+    "get_backend",
+    "load_manual",
+    "load_shipped_manuals",
+    "parse_manual",
+    "risk_factors",
+    "sensor_evidence",
+    "state_from_rul",
+]
