@@ -40,6 +40,7 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_users
+	$(PY) manage.py load_fleet
 
 run: demo
 	@echo "Serving http://$(HOST):$(PORT) (embedded mode). Stop with Ctrl-C."

@@ -28,7 +28,12 @@ def flatten_errors(data, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(data, dict):
         flat = {}
         for key, value in data.items():
-            path = key if not prefix else (prefix if key == "non_field_errors" else f"{prefix}.{key}")
+            if isinstance(key, int):  # DRF reports list items by index: {2: {"unit": [...]}}
+                path = f"{prefix}[{key}]"
+            elif key == "non_field_errors" and prefix:
+                path = prefix
+            else:
+                path = f"{prefix}.{key}" if prefix else key
             flat.update(flatten_errors(value, path))
         return flat
     if isinstance(data, list) and data and all(isinstance(item, str) for item in data):

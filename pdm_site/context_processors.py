@@ -2,24 +2,26 @@ from django.urls import NoReverseMatch, reverse
 
 from accounts.roles import Role, role_of
 
-# Sidebar entries as (label, URL name); an entry whose app is not installed yet is left out.
+# Sidebar entries as (label, URL name, role needed); an entry whose app is not installed yet is left out.
 SIDEBAR = [
-    ("Dashboard", "dashboard"),
-    ("Machines", "machines:list"),
-    ("New machine", "machines:new"),
-    ("Data explorer", "gan:explorer"),
-    ("Batch operations", "gan:batch"),
-    ("Models", "predictions:models"),
-    ("Alarms", "alerts:alarms"),
-    ("Work orders", "alerts:work_orders"),
-    ("Assistant", "assistant:chat"),
-    ("Reports", "assistant:reports"),
+    ("Dashboard", "dashboard", Role.VIEWER),
+    ("Machines", "machines:list", Role.VIEWER),
+    ("New machine", "machines:new", Role.OPERATOR),
+    ("Data explorer", "gan:explorer", Role.VIEWER),
+    ("Batch operations", "gan:batch", Role.VIEWER),
+    ("Models", "predictions:models", Role.VIEWER),
+    ("Alarms", "alerts:alarms", Role.VIEWER),
+    ("Work orders", "alerts:work_orders", Role.VIEWER),
+    ("Assistant", "assistant:chat", Role.VIEWER),
+    ("Reports", "assistant:reports", Role.VIEWER),
 ]
 
 
-def _sidebar(path: str) -> list[dict]:
+def _sidebar(path: str, role: Role | None) -> list[dict]:
     items = []
-    for label, name in SIDEBAR:
+    for label, name, needed in SIDEBAR:
+        if role is None or role < needed:
+            continue
         try:
             items.append({"label": label, "url": reverse(name), "active": False})
         except NoReverseMatch:
@@ -38,7 +40,7 @@ def navigation(request):
         return {}
     role = role_of(request.user)
     return {
-        "sidebar": _sidebar(request.path),
+        "sidebar": _sidebar(request.path, role),
         "user_role": role.label if role else "no role",
         "can_operate": role is not None and role >= Role.OPERATOR,
         "is_admin_role": role is Role.ADMIN,
