@@ -41,7 +41,11 @@ SENSOR_EXAMPLE = '{"name": "current_A", "unit": "A"}'
 
 
 def _messages(example: str, **extra) -> dict:
-    """DRF's error messages, each saying how to fix it with an example of the field."""
+    """DRF's error messages, each saying how to fix it with an example of the field.
+
+    DRF passes every message through str.format: braces in the example are escaped.
+    """
+    example = _escaped(example)
     return {
         "required": f"this field is required — add {example}",
         "null": f"give a value — e.g. {example}",
@@ -53,7 +57,7 @@ def _messages(example: str, **extra) -> dict:
 
 
 def _number_messages(example: str, **extra) -> dict:
-    return _messages(example, **{"invalid": f"must be a number — e.g. {example}", **extra})
+    return _messages(example, **{"invalid": f"must be a number — e.g. {_escaped(example)}", **extra})
 
 
 def _did_you_mean(value, choices) -> str:
@@ -332,7 +336,7 @@ class ProfileSerializer(StrictSerializer):
     operational_parameters = serializers.JSONField(
         required=False,
         default=dict,
-        error_messages={"null": 'give key: value pairs or leave it out — e.g. "operational_parameters": {}'},
+        error_messages={"null": 'give key: value pairs or omit it — e.g. "operational_parameters": {{}}'},
     )
     # Absent: the category's sensors (an existing machine_type only).
     sensors = sensor_list_field(required=False, allow_null=True, default=None)
@@ -638,7 +642,6 @@ class CategorySerializer(serializers.Serializer):
             "sensors": [spec.document() for spec in category.sensors.all()],
             "machine_count": getattr(category, "machine_count", None),
         }
-
 
 
 # --- API output -----------------------------------------------------------------------------------

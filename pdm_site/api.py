@@ -19,6 +19,7 @@ ERROR_RESPONSES = {
     "400": "Invalid input: `errors` maps each field path to its messages.",
     "401": "Not authenticated.",
     "403": "Your role does not allow this.",
+    "404": "No such object (or page).",
     "429": "Too many requests: retry after the number of seconds in the Retry-After header.",
 }
 
@@ -71,25 +72,33 @@ def exception_handler(exc, context):
     return response
 
 
+def _error_statuses(path: str, method: str, operation: dict) -> list[str]:
+    query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+    statuses = []
+    if method not in ("get", "delete", "head") or query:
+        statuses.append("400")  # invalid body, or an invalid filter value
+    if operation.get("security") != [{}]:
+        statuses += ["401", "403"]
+    if "{" in path or "page" in query:
+        statuses.append("404")  # unknown object, or a page past the end
+    statuses.append("429")
+    return statuses
+
+
 def add_error_responses(result, generator, request, public):
-    """drf-spectacular hook: document the shared error body and 400/401/403/429 on every operation."""
+    """drf-spectacular hook: document the shared error body and its statuses on every operation."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
     reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    for path_item in result.get("paths", {}).values():
+    for path, path_item in result.get("paths", {}).items():
         for method, operation in path_item.items():
             responses = operation.setdefault("responses", {})
-            for status, description in ERROR_RESPONSES.items():
-                if status == "400" and method in ("get", "delete", "head"):
-                    continue
-                if status in ("401", "403") and not operation.get("security"):
-                    continue
-                responses.setdefault(status, {"description": description, "content": reference})
-            if "429" in responses:
-                responses["429"].setdefault(
-                    "headers",
-                    {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
-                )
+            for status in _error_statuses(path, method, operation):
+                responses.setdefault(status, {"description": ERROR_RESPONSES[status], "content": reference})
+            responses["429"].setdefault(
+                "headers",
+                {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+            )
     return result
 
 

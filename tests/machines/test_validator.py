@@ -399,3 +399,11 @@ def test_every_error_is_reported_at_once(motor_profile):
     motor_profile["sensors"][0]["unit"] = ""
     motor_profile["model"] = ["M100"]
     assert set(errors_of(motor_profile)) == {"machine_id", "sensors[0].unit", "model"}
+
+
+@pytest.mark.parametrize("field", ["operational_parameters", "manufacturer", "machine_type"])
+def test_null_values_get_a_message_not_a_crash(motor_profile, field):
+    # Found by the API fuzzer: messages with braces in their example broke DRF's str.format.
+    errors = errors_of({**motor_profile, field: None})
+    for messages in errors.values():
+        assert all(isinstance(message, str) and "{" not in message.replace("{}", "") for message in messages)
