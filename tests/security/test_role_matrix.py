@@ -1,4 +1,4 @@
-"""The role matrix of SPEC §6 over every route in the URLconf, generated: a new route is checked the day it lands.
+"""SPEC §6's role matrix over every route, generated from the URLconf: new routes are checked as they land.
 
 Every route is called with every method it serves, as anonymous, a user without a role, viewer, operator and
 admin. Permission checks run before object lookups, so sample ids need not exist: "allowed" means any answer
@@ -80,9 +80,8 @@ def methods_of(callback) -> list[str]:
     if getattr(callback, "actions", None):
         return sorted(method.upper() for method in callback.actions)
     if view_class is not None and issubclass(view_class, APIView):
-        return sorted(
-            m.upper() for m in view_class.http_method_names if hasattr(view_class, m) and m != "options"
-        )
+        names = view_class.http_method_names
+        return sorted(name.upper() for name in names if name != "options" and hasattr(view_class, name))
     return ["GET", "POST"]
 
 
