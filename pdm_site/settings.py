@@ -165,7 +165,9 @@ if SERVER_MODE:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # channels-redis waits for messages with a 5 s blocking pop; redis-py 8's default 5 s read
+                # timeout races it, and a lost race ends the consumer's receive loop on an idle socket.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": env.str("CHANNELS_PREFIX", default="pdm"),
                 # The default capacity (100) drops progress frames silently under a burst.
                 "capacity": 1000,

@@ -32,24 +32,6 @@ def _small_and_single_threaded(settings):
     settings.GAN_MIN_EPOCHS = 1
 
 
-@pytest.fixture(autouse=True)
-def _redis_reads_outlast_the_channel_layers_blocking_pop(settings):
-    """redis-py 8 gives every socket read a 5 s timeout by default; channels-redis waits for messages with
-    a 5 s blocking pop (BZPOPMIN) on such a socket. When nothing arrives for 5 s the two race, and a lost
-    race kills the consumer's receive loop: a socket idle for 5 s (a job still preparing) then hears
-    nothing more. pdm_site.settings should give the layer's hosts a longer socket_timeout (reported);
-    until it does, these tests use the fix so they test the job path rather than that race."""
-    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
-    if settings.CHANNEL_LAYERS["default"]["BACKEND"] != "channels_redis.core.RedisChannelLayer":
-        return
-    hosts = [
-        {"address": host, "socket_timeout": 30} if isinstance(host, str) else host for host in config["hosts"]
-    ]
-    settings.CHANNEL_LAYERS = {
-        "default": {**settings.CHANNEL_LAYERS["default"], "CONFIG": {**config, "hosts": hosts}}
-    }
-
-
 @pytest.fixture
 def make_motor(db, operator):
     """make_motor(machine_id) → a motor of the demo fleet's motor category (created once)."""

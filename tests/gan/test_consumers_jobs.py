@@ -81,3 +81,17 @@ async def test_finished_job_sends_state_then_closing(viewer):
     first = await communicator.receive_json_from()
     assert (first["type"], first["status"], first["message"]) == ("connected", "FAILURE", "ValueError: bad")
     assert (await communicator.receive_json_from())["type"] == "closing"
+
+
+@pytest.mark.slow
+async def test_an_idle_socket_still_receives_frames_after_seven_seconds(viewer):
+    # redis-py 8's 5 s read timeout used to race channels-redis' 5 s blocking pop and end the receive loop.
+    import asyncio
+
+    job = await make_job(viewer, status=Job.Status.RUNNING, total=10)
+    communicator = await connect(f"/ws/jobs/{job.pk}/", viewer)
+    assert (await communicator.receive_json_from())["type"] == "connected"
+    await asyncio.sleep(7)
+    await database_sync_to_async(ProgressReporter(job).update)(current=1, epoch=1, loss=0.5)
+    assert (await communicator.receive_json_from(timeout=5))["epoch"] == 1
+    await communicator.disconnect()
