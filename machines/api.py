@@ -415,7 +415,9 @@ class ProfileValidateView(APIView):
     )
     def post(self, request):
         machine_id = request.query_params.get("machine")
-        machine = get_object_or_404(Machine, machine_id=machine_id) if machine_id else None
+        machine = Machine.objects.filter(machine_id=machine_id).first() if machine_id else None
+        if machine_id and machine is None:
+            raise ValidationError({"machine": [f'no machine "{machine_id}" — leave it out for a new one']})
         profile = profile_validate(profile_from_request(request), machine=machine)
         return Response({"valid": True, "profile": profile})
 
