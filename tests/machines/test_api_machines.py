@@ -251,7 +251,8 @@ def test_validate_as_an_edit_of_a_machine(operator_api, make_machine):
     assert as_edit.status_code == 200
     unknown = operator_api.post("/api/v1/profiles/validate/?machine=no_such_machine", document, format="json")
     assert unknown.status_code == 400
-    assert unknown.json()["errors"] == {"machine": ['no machine "no_such_machine" — leave it out for a new one']}
+    message = 'no machine "no_such_machine" — leave it out for a new one'
+    assert unknown.json()["errors"] == {"machine": [message]}
 
 
 def test_an_oversized_file_is_413_with_a_clear_message(operator_api, motor_category):
