@@ -36,6 +36,14 @@ from gan.services import files
 from gan.services.jobs import job_start
 from gan.services.progress import JobCancelled, ProgressReporter
 from gan.signals import synthetic_ready
+from gan.synth.bounds import (
+    BATCH_SIZE_RANGE,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EPOCHS,
+    DEFAULT_VARIANT,
+    EPOCHS_RANGE,
+    VARIANTS,
+)
 from gan.synth.generate import DEFAULT_ROWS, validate_split_rows
 from gan.synth.profile import DegradationProfile, SensorProfile
 from gan.synth.seed import SEED_DEFAULT_ROWS, SEED_MAX_ROWS, SEED_MIN_ROWS, generate_seed, split_holdout
@@ -43,10 +51,8 @@ from machines.models import Machine
 from pdm_site.api import Conflict
 
 # SPEC §3.2; the lower epoch bound is a setting (GAN_MIN_EPOCHS) so that tests and demos may train briefly.
-EPOCHS_MAX = 1000
-BATCH_SIZE_RANGE = (100, 2000)
-VARIANTS = tuple(SynthesizerModel.Variant.values)
-DEFAULT_TRAINING = {"epochs": 300, "batch_size": 500, "variant": SynthesizerModel.Variant.RESIDUAL}
+EPOCHS_MAX = EPOCHS_RANGE[1]
+DEFAULT_TRAINING = {"epochs": DEFAULT_EPOCHS, "batch_size": DEFAULT_BATCH_SIZE, "variant": DEFAULT_VARIANT}
 SEED_MAX_RANDOM_SEED = 2**32 - 1
 TASKS = {
     Job.Kind.SEED: "gan.tasks.generate_seed",

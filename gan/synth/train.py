@@ -14,6 +14,14 @@ import torch
 from sdv.metadata import Metadata
 
 from gan.synth._atomic import atomic_path
+from gan.synth.bounds import (
+    BATCH_SIZE_RANGE,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EPOCHS,
+    DEFAULT_VARIANT,
+    EPOCHS_RANGE,
+    VARIANTS,
+)
 from gan.synth.quality import sensor_columns
 from gan.synth.residual import ResidualDecomposition
 from gan.synth.tvae import (
@@ -24,14 +32,9 @@ from gan.synth.tvae import (
     TrainingCancelled,
 )
 
-VARIANTS = ("residual", "plain")
-DEFAULT_VARIANT = "residual"
-# SPEC §3.2 bounds, for the layer that takes user input; train() itself accepts any positive value.
-EPOCHS_RANGE = (50, 1000)
-BATCH_SIZE_RANGE = (100, 2000)
 TVAE_DEFAULTS = {
-    "epochs": 300,
-    "batch_size": 500,
+    "epochs": DEFAULT_EPOCHS,
+    "batch_size": DEFAULT_BATCH_SIZE,
     "embedding_dim": 128,
     "compress_dims": (128, 128),
     "decompress_dims": (128, 128),
