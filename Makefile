@@ -41,6 +41,7 @@ demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_users
 	$(PY) manage.py load_fleet
+	$(PY) manage.py demo_bootstrap
 
 run: demo
 	@echo "Serving http://$(HOST):$(PORT) (embedded mode). Stop with Ctrl-C."

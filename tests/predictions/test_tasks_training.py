@@ -1,0 +1,93 @@
+"""The demo bootstrap and model training through the one job path: seed data for the whole demo fleet and
+ONE training job; a real Celery worker (Redis broker, PostgreSQL) trains it, the core's progress streams
+over the job's WebSocket, and each model becomes the active version of its kind and category."""
+
+import io
+import time
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.core.management import call_command
+from django.test import Client
+
+from gan.models import Job, SeedDataset
+from machines.models import Machine
+from machines.services import fleet_load
+from pdm_site.asgi import application
+from predictions.models import ModelVersion
+from predictions.services.training import demo_bootstrap
+
+
+def test_bootstrap_seeds_every_demo_machine_and_queues_one_job(db):
+    fleet_load()
+    call_command("demo_bootstrap", stdout=io.StringIO())
+    assert SeedDataset.objects.count() == Machine.objects.count() == 32
+    (job,) = Job.objects.filter(kind=Job.Kind.MODEL_TRAINING)
+    assert job.status == Job.Status.PENDING and job.params["demo"] and job.params["quick"]
+    units = job.params["units"]
+    assert len(units) == 11 and {u["scope"] for u in units} == {"category"}
+    assert [u["label"] for u in units[:2]] == ["category cnc", "category motor"]  # the biggest first
+    assert all(u["kinds"] == ["health", "rul", "anomaly", "forecast"] for u in units)
+    # Running it again changes nothing: the seeds exist and the job is still pending.
+    assert demo_bootstrap() == {"seeded": 0, "job": job, "categories": []}
+    assert Job.objects.filter(kind=Job.Kind.MODEL_TRAINING).count() == 1
+
+
+def _session_headers(user) -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    return [
+        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+        (b"origin", b"http://127.0.0.1"),
+    ]
+
+
+async def _frames(job: Job, user, timeout: float = 120) -> list[dict]:
+    headers = await database_sync_to_async(_session_headers)(user)
+    communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.pk}/", headers=headers)
+    connected, _ = await communicator.connect(timeout=15)
+    assert connected
+    frames, deadline = [], time.monotonic() + timeout
+    while not frames or frames[-1]["type"] != "closing":
+        try:
+            frames.append(await communicator.receive_json_from(timeout=max(0.1, deadline - time.monotonic())))
+        except TimeoutError:
+            raise AssertionError(f"no closing frame in {timeout} s; got {frames[-3:]}") from None
+    await communicator.disconnect()
+    return frames
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_worker_trains_the_bootstrap_job_with_live_progress(celery_worker, viewer):
+    await database_sync_to_async(fleet_load)()
+    outcome = await database_sync_to_async(demo_bootstrap)(categories=["motor"])
+    job = outcome["job"]
+    frames = await _frames(job, viewer)
+
+    assert frames[-1]["status"] == "SUCCESS", frames[-1]
+    stages = {frame["stage"] for frame in frames}
+    assert {
+        "health: fit",
+        "health: importance",
+        "rul: calibrate",
+        "anomaly: fit",
+        "forecast: saving",
+    } <= stages
+    progress = [frame["progress"] for frame in frames if frame["type"] == "progress"]
+    assert progress == sorted(progress) and progress[-1] == 100
+
+    job = await database_sync_to_async(Job.objects.get)(pk=job.pk)
+    assert [v["kind"] for v in job.result["versions"]] == ["health", "rul", "anomaly", "forecast"]
+    assert job.result["failed"] == []
+    versions = await database_sync_to_async(
+        lambda: {v.kind: v for v in ModelVersion.objects.filter(category__name="motor", is_active=True)}
+    )()
+    assert set(versions) == {"health", "rul", "anomaly", "forecast"}
+    health, rul = versions["health"], versions["rul"]
+    assert health.metrics["accuracy"] > 0.8 and len(health.metrics["confusion_matrix"]) == 4
+    assert rul.metrics["interval"]["level"] == 0.9 and rul.metrics["rmse"] > 0
+    assert {item["feature"] for item in health.feature_importance} <= set(health.sensors)
+    assert health.library_versions["sklearn"] and health.history_rows == 20
+    assert health.training_data["source"] == "seed" and len(health.training_data["machines"]) == 7
+    assert health.training_data["rows_used"]["used"] <= 1_500  # PREDICTIONS_DEMO_MAX_ROWS in the tests
