@@ -13,6 +13,7 @@ class PredictionsConfig(AppConfig):
 
 def _machine_files_delete(sender, machine_pk, machine_id, **kwargs):
     """A deleted machine's rows went with it (cascade); its model files and uploads go now."""
-    from predictions.files import folder_delete, machine_folder
+    from gan.services.files import folder_delete
+    from predictions.files import machine_folder
 
     folder_delete(machine_folder(machine_pk))

@@ -8,10 +8,8 @@ The core loads models from local paths: a local disk storage hands out its own p
 (S3) is downloaded once into VAR_DIR/model-cache, where the core's LRU keys it by path and mtime.
 """
 
-import contextlib
 import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -56,29 +54,3 @@ def local_model_path(name: str) -> Path:
                 shutil.copyfileobj(source, target)
             partial.replace(copy)
     return local
-
-
-def names_delete(names) -> None:
-    for name in names:
-        if name:
-            default_storage.delete(name)
-
-
-def folder_delete(folder: str) -> int:
-    """Delete every stored file under folder; returns how many."""
-    names = list(_walk(folder))
-    names_delete(names)
-    with contextlib.suppress(NotImplementedError):
-        shutil.rmtree(default_storage.path(folder), ignore_errors=True)
-    return len(names)
-
-
-def _walk(folder: str) -> Iterator[str]:
-    try:
-        folders, names = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return
-    for name in names:
-        yield f"{folder}/{name}"
-    for sub in folders:
-        yield from _walk(f"{folder}/{sub}")

@@ -101,7 +101,8 @@ def machine_prediction_series(machine: Machine, kind: str, *, limit: int) -> lis
 
 
 def prediction_list() -> QuerySet[Prediction]:
-    return Prediction.objects.select_related("machine", "model_version")
+    # The model's scope label reads its machine or category: joined here, not queried per row.
+    return Prediction.objects.select_related("machine", "model_version__machine", "model_version__category")
 
 
 def machine_latest_predictions(machine: Machine) -> dict[str, Prediction]:

@@ -257,11 +257,8 @@ class MachineHealthSerializer(serializers.ModelSerializer):
 class FleetMachineSerializer(serializers.Serializer):
     machine_id = serializers.CharField()
     category = serializers.CharField(source="category.name")
-    health = serializers.SerializerMethodField()
-
-    def get_health(self, machine) -> dict | None:
-        health = getattr(machine, "health", None)
-        return MachineHealthSerializer(health).data if health is not None else None
+    # Declared once (not built per machine in a method): the fleet list serialises every machine.
+    health = MachineHealthSerializer(read_only=True, allow_null=True)
 
 
 class FleetOverviewSerializer(serializers.Serializer):

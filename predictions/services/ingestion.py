@@ -16,12 +16,12 @@ from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
 from gan.models import Job
-from gan.services.files import local_path, removed_on_error, store_bytes
+from gan.services.files import files_delete, local_path, removed_on_error, store_bytes
 from gan.services.jobs import job_start
 from gan.services.progress import ProgressReporter
 from machines.models import Machine
 from pdm_site.api import Conflict
-from predictions.files import machine_folder, names_delete, new_name
+from predictions.files import machine_folder, new_name
 from predictions.ml import IngestionError, IngestionPlan, MLError, prepare_dataset, propose_plan, read_table
 from predictions.ml.reading import FORMATS_BY_SUFFIX
 from predictions.models import MappingPreset, RealDataset
@@ -262,7 +262,7 @@ def _prepare(dataset: RealDataset, reporter: ProgressReporter) -> dict:
                 status=RealDataset.Status.READY,
                 error="",
             )
-            transaction.on_commit(lambda: names_delete([previous]))
+            transaction.on_commit(lambda: files_delete([previous]))
     reporter.update(current=3, stage="ready", message=f"{summary['rows_out']:,} rows ready to train")
     return {"dataset": dataset.pk, "rows": summary["rows_out"], "units": summary["runs"]}
 

@@ -87,10 +87,11 @@ def _registry_token() -> str:
 
 def _active_table() -> dict[tuple[str, int, str], ModelVersion]:
     """("machine" | "category", pk, kind) → active version, kept per process until the registry changes:
-    serving pays one cache read instead of a query per prediction."""
+    serving pays one cache read instead of a query per prediction. Without a token (the cache is down)
+    the table is read every time: slower, never stale."""
     token = _registry_token()
     with _active_lock:
-        if _active["token"] != token:
+        if token is None or _active["token"] != token:
             versions = ModelVersion.objects.filter(is_active=True).defer("metrics", "params", "training_data")
             _active["table"] = {
                 ("machine" if v.machine_id else "category", v.machine_id or v.category_id, v.kind): v

@@ -222,9 +222,7 @@ def test_vision_findings_are_stored_returned_and_shown_never_scored(operator_api
         ({"model": "m" * 70_000}, "vision_findings"),
     ],
 )
-def test_bad_vision_findings_are_a_400_naming_the_field_and_store_nothing(
-    operator_api, stored, change, path
-):
+def test_bad_vision_findings_are_a_400_naming_the_field_and_store_nothing(operator_api, stored, change, path):
     before = Prediction.objects.count()
     response = predict(
         operator_api, kind="health", machine=stored.machine_id, vision_findings={**VISION, **change}
