@@ -8,13 +8,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdm_site.settings")
 django_asgi_app = get_asgi_application()
 
 import asyncio  # noqa: E402
+import sys  # noqa: E402
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from pdm_site import embedded, realtime  # noqa: E402
+from pdm_site import embedded, realtime, startup  # noqa: E402
 from pdm_site.routing import websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(
@@ -30,6 +31,11 @@ async def application(scope, receive, send):
     realtime.remember_server_loop(asyncio.get_running_loop())
     await router(scope, receive, send)
 
+
+# Started by the daphne command line in server mode (not imported by a test or a tool): an unreachable
+# database stops the start at once, with one line naming its address.
+if settings.SERVER_MODE and "daphne.cli" in sys.modules:
+    startup.require_database()
 
 if settings.EMBEDDED_WORKER:
     embedded.start_worker()

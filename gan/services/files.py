@@ -39,13 +39,31 @@ def new_name(machine_pk: int, kind: str, suffix: str = "") -> str:
 
 def store_bytes(name: str, data: bytes) -> str:
     """Save data under name; returns the name the storage used."""
-    return default_storage.save(name, ContentFile(data))
+    return _save(name, ContentFile(data))
 
 
 def store_file(local: str | Path, name: str) -> str:
     """Upload a local file under name; returns the name the storage used."""
     with open(local, "rb") as handle:
-        return default_storage.save(name, File(handle, name=Path(name).name))
+        return _save(name, File(handle, name=Path(name).name))
+
+
+def _save(name: str, content: File) -> str:
+    """Save, leaving nothing behind when the save fails part-way.
+
+    FileSystemStorage writes straight into the final file: a write that fails (a full disk) leaves the part
+    written under the name, which the caller never learns. Our names are fresh (new_name), so a file under
+    the name after a failed save is that partial write.
+    """
+    existed = default_storage.exists(name)
+    try:
+        return default_storage.save(name, content)
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(Exception):
+                if default_storage.exists(name):
+                    default_storage.delete(name)
+        raise
 
 
 def open_file(name: str) -> IO[bytes]:
@@ -87,17 +105,22 @@ def removed_on_error(names: list[str]) -> Iterator[list[str]]:
         raise
 
 
-def machine_files_delete(machine_pk: int) -> int:
-    """Delete every file kept for the machine (its database rows are gone already); returns how many."""
-    folder = machine_folder(machine_pk)
+def folder_delete(folder: str) -> int:
+    """Delete every stored file under folder; returns how many."""
     names = list(_walk(folder))
     files_delete(names)
     # The storage API deletes files, not folders: remove the empty tree on a local disk (object stores
     # have no folders, and no path()).
     with contextlib.suppress(NotImplementedError):
         shutil.rmtree(default_storage.path(folder), ignore_errors=True)
-    logger.info("Deleted %s file(s) of machine %s", len(names), machine_pk)
     return len(names)
+
+
+def machine_files_delete(machine_pk: int) -> int:
+    """Delete every file kept for the machine (its database rows are gone already); returns how many."""
+    deleted = folder_delete(machine_folder(machine_pk))
+    logger.info("Deleted %s file(s) of machine %s", deleted, machine_pk)
+    return deleted
 
 
 def _walk(folder: str) -> Iterator[str]:
