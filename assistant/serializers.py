@@ -3,6 +3,7 @@ from rest_framework import serializers
 from assistant.llm.answers import MAX_QUESTION_CHARS
 from assistant.models import Conversation, Explanation, ManualDocument, Message, Report
 from machines.models import MachineCategory
+from pdm_site.api import NameLookupField
 
 
 class ExplanationSerializer(serializers.ModelSerializer):
@@ -138,7 +139,7 @@ class ManualSerializer(serializers.ModelSerializer):
 
 class ManualUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A .txt, .md or .pdf manual (at most ASSISTANT_MANUAL_MAX_BYTES).")
-    category = serializers.SlugRelatedField(
+    category = NameLookupField(
         slug_field="name",
         queryset=MachineCategory.objects.all(),
         required=False,

@@ -1,6 +1,8 @@
-"""The API's shared shape: one error body, error responses in the schema, the JSON 404."""
+"""The API's shared shape: one error body, error responses in the schema, the JSON 404, and the lookup
+field every writable reference by name uses."""
 
-from rest_framework import exceptions
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
 
 ERROR_SCHEMA = {
@@ -52,7 +54,20 @@ def error_body(detail: str, errors: dict | None = None) -> dict:
     return {"detail": detail, "errors": errors or {}}
 
 
+class NameLookupField(serializers.SlugRelatedField):
+    """A reference by name (machine_id, category, username). A name PostgreSQL cannot even compare (a NUL
+    character) is simply not found, instead of failing the query."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\x00"))
+        return super().to_internal_value(data)
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, TooManyFieldsSent | RequestDataTooBig):
+        # Raised by Django while DRF parses the body: the API answers with its own body, not an HTML page.
+        exc = exceptions.ParseError(str(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "gan",
     "predictions",
     "assistant",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -127,6 +128,12 @@ if SERVER_MODE:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+    # Under ASGI every request runs in a thread of its own, so a connection is opened per request
+    # (~10 ms, and PostgreSQL's connection limit under load): web processes set a pool size. Workers keep
+    # plain connections (their long-lived threads would hold pool slots).
+    if pool_size := env.int("DATABASE_POOL_SIZE", default=0):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 2, "max_size": pool_size, "timeout": 10.0}
 else:
     DATABASES = {
         "default": {
@@ -156,11 +163,15 @@ if SERVER_MODE:
     REDIS_URL = _required_url("REDIS_URL", ("redis", "rediss"))
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": env.str("REDIS_CACHE_URL", default=_redis_database(REDIS_URL, 1)),
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="pdm"),
+            # The cache only speeds things up and rate-limits (the database holds the truth): while Redis
+            # restarts it answers as an empty cache instead of turning every API call into a 500.
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True},
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -264,6 +275,27 @@ ASSISTANT_MANUAL_MAX_BYTES = env.int("ASSISTANT_MANUAL_MAX_BYTES", default=10 * 
 # Readings and predictions drawn in a machine report's charts, at most.
 ASSISTANT_REPORT_POINTS = env.int("ASSISTANT_REPORT_POINTS", default=300)
 
+# --- Alerts: rules, alarms, notifications, webhooks, drift ---------------------------------------------
+# An alarm whose condition has stayed clear this long is resolved automatically (0: at once).
+ALERTS_AUTO_RESOLVE_SECONDS = env.float("ALERTS_AUTO_RESOLVE_SECONDS", default=300.0)
+# How often the beat task resolves alarms that cleared long enough ago on machines that went quiet.
+ALERTS_SWEEP_SECONDS = env.float("ALERTS_SWEEP_SECONDS", default=30.0)
+# New readings of one machine evaluated against the sensor limits per evaluation, at most.
+ALERTS_MAX_READINGS_PER_EVALUATION = env.int("ALERTS_MAX_READINGS_PER_EVALUATION", default=5_000)
+# Links in emails and webhook bodies start with this address.
+ALERTS_SITE_URL = env.str("ALERTS_SITE_URL", default="http://127.0.0.1:8000")
+# Outgoing webhooks: attempts per event, the first retry's delay (doubling after each failure), timeout.
+ALERTS_WEBHOOK_MAX_ATTEMPTS = env.int("ALERTS_WEBHOOK_MAX_ATTEMPTS", default=6)
+ALERTS_WEBHOOK_BACKOFF_SECONDS = env.float("ALERTS_WEBHOOK_BACKOFF_SECONDS", default=10.0)
+ALERTS_WEBHOOK_TIMEOUT = env.float("ALERTS_WEBHOOK_TIMEOUT", default=5.0)
+# Drift: a machine's latest ALERTS_DRIFT_WINDOW readings against its model's training data, every
+# ALERTS_DRIFT_SECONDS; a sensor's PSI at or above ALERTS_DRIFT_PSI raises the drift rule.
+ALERTS_DRIFT_PSI = env.float("ALERTS_DRIFT_PSI", default=0.2)
+ALERTS_DRIFT_SECONDS = env.float("ALERTS_DRIFT_SECONDS", default=3600.0)
+ALERTS_DRIFT_WINDOW = env.int("ALERTS_DRIFT_WINDOW", default=500)
+ALERTS_DRIFT_MIN_READINGS = env.int("ALERTS_DRIFT_MIN_READINGS", default=50)
+ALERTS_DRIFT_REPORTS_KEPT = env.int("ALERTS_DRIFT_REPORTS_KEPT", default=50)
+
 # --- Files ------------------------------------------------------------------------------------------
 MEDIA_ROOT = Path(env.str("PDM_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
@@ -349,6 +381,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets several apps share, or whose field names collide, named once for integrators.
+    "ENUM_NAME_OVERRIDES": {
+        "JobKindEnum": "gan.models.Job.Kind",
+        "PredictionKindEnum": "predictions.models.Kind",
+        "AlertRuleKindEnum": "alerts.models.AlertRule.Kind",
+        "AlarmStatusEnum": "alerts.models.Alarm.Status",
+        "AlertSeverityEnum": "alerts.models.Severity",
+        "VisionSeverityEnum": "predictions.serializers.VISION_SEVERITIES",
+        "ReportScopeEnum": "assistant.models.Report.Scope",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pdm_site.api.add_error_responses",
@@ -396,6 +438,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {"task": "gan.tasks.sweep_stale_jobs", "schedule": 10.0},
     "telemetry-retention": {"task": "predictions.tasks.telemetry_retention", "schedule": 3600.0},
     "fleet-snapshot": {"task": "predictions.tasks.fleet_snapshot", "schedule": PREDICTIONS_SNAPSHOT_SECONDS},
+    "alerts-auto-resolve": {"task": "alerts.tasks.auto_resolve", "schedule": ALERTS_SWEEP_SECONDS},
+    "alerts-drift": {"task": "alerts.tasks.drift_check", "schedule": ALERTS_DRIFT_SECONDS},
 }
 if PREDICTIONS_SIMULATE_FLEET:
     CELERY_BEAT_SCHEDULE["simulate-fleet"] = {
