@@ -26,8 +26,10 @@ class AlertsConfig(AppConfig):
 
 
 def _prediction_stored(sender, prediction_id, machine_pk, kind, **kwargs):
-    from alerts.services.evaluation import prediction_evaluate
+    from alerts.services.evaluation import PREDICTION_RULES, prediction_evaluate
 
+    if kind not in PREDICTION_RULES:
+        return  # no rule reads this kind (a forecast)
     try:
         prediction_evaluate(prediction_id)
     except Exception:

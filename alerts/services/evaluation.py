@@ -1,8 +1,9 @@
 """Rules evaluated in the flows that store what they watch — no polling loop.
 
+- Stored readings (predictions.signals.readings_stored, after commit): the sensor limits over the readings
+  stored since the machine's last evaluation.
 - A stored prediction (predictions.signals.prediction_stored, after commit): the rules reading its kind
-  (health state, RUL lower bound, anomaly count) and the sensor limits over the readings stored since the
-  machine's last evaluation (the prediction refresh follows every batch of new readings).
+  (health state, RUL lower bound, anomaly count); kinds no rule reads (forecast) cost nothing.
 - A finished job (gan.signals.job_finished): job-failed rules; a later success of the same kind clears.
 - A drift report (services.drift): drift rules.
 
@@ -158,16 +159,19 @@ def _anomaly_outcome(rule: AlertRule, prediction: Prediction, since):
 
 
 def prediction_evaluate(prediction_pk: int) -> int:
-    """Evaluate the rules a stored prediction feeds, and the sensor limits over the new readings.
-    Returns how many rule evaluations ran."""
+    """Evaluate the rules a stored prediction feeds. Returns how many rule evaluations ran."""
     prediction = Prediction.objects.select_related("machine__category").filter(pk=prediction_pk).first()
-    if prediction is None or prediction.input.get("source") == WHAT_IF_SOURCE:
+    if (
+        prediction is None
+        or prediction.kind not in PREDICTION_RULES
+        or prediction.input.get("source") == WHAT_IF_SOURCE
+    ):
         return 0
     machine = prediction.machine
-    rules = rules_for(machine, kinds=(*PREDICTION_RULES.get(prediction.kind, ()), Rule.SENSOR_LIMIT))
+    rules = rules_for(machine, kinds=PREDICTION_RULES[prediction.kind])
     active = ActiveAlarms(machine)
     now = timezone.now()
-    evaluated = readings_evaluate(machine, rules=rules, active=active, now=now)
+    evaluated = 0
     since = None
     for rule in rules:
         if rule.kind == Rule.HEALTH_STATE:
