@@ -11,9 +11,9 @@ models trained through the product's training job; each machine holds a minute o
    library; an operator POSTs one reading whose vibration crosses the default "sensor outside its limits"
    rule to /api/v1/machines/<id>/readings/ (token auth). Measured: from just before the POST to the toast
    frame naming that machine and sensor on the viewer's socket (both on this host's clock). The path:
-   API → commit → refresh task on the worker → the machine's predictions → prediction_stored → rules →
-   alarm → notification → channels-redis → daphne → socket. Machines take turns, so no reading waits for
-   the refresh throttle; each alarm is resolved after its sample so the next crossing raises a new one.
+   API → commit → readings_stored → sensor-limit rules → alarm → notification → channels-redis → daphne →
+   socket (the refresh the readings queue on the worker feeds the prediction rules). Each alarm is
+   resolved after its sample so the next crossing raises a new one.
    Goal: median < 1 s, p95 < 2 s.
 2. Throughput: in this process, rounds in which every machine gets a reading (some crossing a limit) and
    the four predictions of a refresh (health, RUL, anomaly, forecast; written directly, with states that
@@ -407,8 +407,8 @@ def main() -> None:
             "toast_p95_ms": p95,
             "toast_min_ms": ordered[0],
             "toast_max_ms": ordered[-1],
-            "path": "API reading → refresh task (celery prefork) → predictions → prediction_stored → rules → "
-            "alarm → notification → channels-redis → daphne → websockets client",
+            "path": "API reading → commit → readings_stored → rules → alarm → notification → "
+            "channels-redis → daphne → websockets client",
             **{f"fleet_{key}": value for key, value in throughput.items()},
             "goal_median_ms": GOAL_MEDIAN_MS,
             "goal_p95_ms": GOAL_P95_MS,
