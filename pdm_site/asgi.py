@@ -39,3 +39,10 @@ if settings.SERVER_MODE and "daphne.cli" in sys.modules:
 
 if settings.EMBEDDED_WORKER:
     embedded.start_worker()
+    if "daphne.cli" in sys.modules:
+        # Daphne runs on Twisted's reactor: the worker stops before it, so a Ctrl-C or SIGTERM exits
+        # at once instead of waiting on queued tasks and running jobs. Stopping takes a thread: the
+        # loop keeps running meanwhile to carry the last progress messages of the tasks.
+        from twisted.internet import reactor, threads
+
+        reactor.addSystemEventTrigger("before", "shutdown", threads.deferToThread, embedded.stop_worker)

@@ -16,13 +16,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from gan.models import Job
-from gan.services.progress import JobCancelled, ProgressReporter, heartbeat, job_broadcast
+from gan.services.progress import (
+    JobCancelled,
+    JobInterrupted,
+    ProgressReporter,
+    heartbeat,
+    job_broadcast,
+)
 from gan.signals import job_finished
 from pdm_site.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 
 JobWork = Callable[[Job, ProgressReporter], dict | None]
+INTERRUPTED = "interrupted: the server stopped while the job ran (retry it)"
 
 
 class JobStateError(Exception):
@@ -89,6 +96,8 @@ def _run(work: JobWork, job: Job, reporter: ProgressReporter) -> tuple[str, dict
         return Job.Status.SUCCESS, work(job, reporter) or {}, ""
     except JobCancelled:
         return Job.Status.CANCELLED, None, ""
+    except JobInterrupted:
+        return Job.Status.FAILURE, None, INTERRUPTED
     except Exception as exc:
         logger.exception("Job %s (%s) failed", job.pk, job.kind)
         return Job.Status.FAILURE, None, f"{type(exc).__name__}: {exc}"

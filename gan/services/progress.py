@@ -21,6 +21,18 @@ class JobCancelled(Exception):
     """Raised inside a job's work when someone asked to cancel it."""
 
 
+class JobInterrupted(Exception):
+    """Raised inside a job's work when the process running it is stopping."""
+
+
+# Set once when the embedded server stops: running work ends at its next step instead of holding the exit.
+_process_stopping = threading.Event()
+
+
+def interrupt_running_jobs() -> None:
+    _process_stopping.set()
+
+
 def job_message(job: Job, message_type: str, **extra) -> dict:
     last_epoch, last_loss = job.loss_history[-1] if job.loss_history else (None, None)
     message = {
@@ -92,6 +104,8 @@ class ProgressReporter:
         self._losses_sent = len(job.loss_history)
 
     def check_cancelled(self) -> None:
+        if _process_stopping.is_set():
+            raise JobInterrupted()
         now = time.monotonic()
         if now - self._last_cancel_check < self.CANCEL_CHECK_INTERVAL:
             return

@@ -87,3 +87,29 @@ def test_seed_then_training_with_live_epochs_in_one_process(server):
     assert [step["state"] for step in status["steps"][:3]] == ["done", "done", "done"]
     assert status["synthesizer"]["epochs_run"] == 3 and status["synthesizer"]["is_active"]
     assert status["next_step"] == "generate"
+
+
+def test_stopping_the_server_interrupts_a_running_training_at_once(server):
+    """SIGTERM with a long training running: the process exits within seconds, and after the restart the
+    job says it was interrupted (nothing left RUNNING, the retry is one click away)."""
+    import time
+
+    operator = server.session("operator")
+    api = f"{server.url}/api/v1"
+    started = operator.post(
+        f"{api}/machines/{PROFILE['machine_id']}/train/", json={"epochs": 1000, "batch_size": 100}, timeout=10
+    )
+    assert started.status_code == 202, started.text
+    job_url = f"{server.url}{started.json()['url']}"
+    deadline = time.monotonic() + 60
+    while operator.get(job_url, timeout=10).json()["current"] < 1:
+        assert time.monotonic() < deadline, "the training did not start its epochs"
+        time.sleep(0.2)
+
+    stopping = time.monotonic()
+    server.stop()
+    assert time.monotonic() - stopping < 10
+    server.start()
+
+    job = server.session("operator").get(job_url, timeout=10).json()
+    assert job["status"] == "FAILURE" and job["error"].startswith("interrupted: the server stopped"), job
