@@ -15,25 +15,31 @@ class AlertsConfig(AppConfig):
         from gan.signals import job_finished
         from predictions import signals as predictions_signals
 
-        predictions_signals.prediction_stored.connect(_prediction_stored, dispatch_uid="alerts-prediction")
+        predictions_signals.predictions_stored.connect(_predictions_stored, dispatch_uid="alerts-predictions")
         # Readings are evaluated as they are stored, not after the (throttled) prediction refresh they cause.
         predictions_signals.readings_stored.connect(_readings_stored, dispatch_uid="alerts-readings")
         job_finished.connect(_job_finished, dispatch_uid="alerts-job")
+        from django.db.models.signals import post_delete, post_save
+
+        from alerts.models import AlertRule
+
+        post_save.connect(_rules_changed, sender=AlertRule, dispatch_uid="alerts-rules-saved")
+        post_delete.connect(_rules_changed, sender=AlertRule, dispatch_uid="alerts-rules-deleted")
 
 
 # Receivers run after the sender's commit, inside its flow (a refresh task, a job's end): a failure of the
 # alerts must never break that flow, so it is logged here.
 
 
-def _prediction_stored(sender, prediction_id, machine_pk, kind, **kwargs):
-    from alerts.services.evaluation import PREDICTION_RULES, prediction_evaluate
+def _predictions_stored(sender, prediction_ids, kinds, **kwargs):
+    from alerts.services.evaluation import PREDICTION_RULES, predictions_evaluate
 
-    if kind not in PREDICTION_RULES:
-        return  # no rule reads this kind (a forecast)
+    if not set(kinds) & set(PREDICTION_RULES):
+        return  # no rule reads these kinds (forecasts)
     try:
-        prediction_evaluate(prediction_id)
+        predictions_evaluate(prediction_ids)
     except Exception:
-        logger.exception("alert rules on prediction %s failed", prediction_id)
+        logger.exception("alert rules on predictions %s failed", prediction_ids)
 
 
 def _readings_stored(sender, machine_pk, **kwargs):
@@ -46,6 +52,12 @@ def _readings_stored(sender, machine_pk, **kwargs):
             readings_evaluate(machine)
     except Exception:
         logger.exception("alert rules on the readings of machine %s failed", machine_pk)
+
+
+def _rules_changed(sender, **kwargs):
+    from alerts.services.rules import enabled_rules
+
+    enabled_rules.changed()
 
 
 def _job_finished(sender, job_id, kind, status, **kwargs):

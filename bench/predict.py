@@ -151,14 +151,14 @@ def milliseconds(function, repeats: int) -> dict:
 
 
 class NoSubscribers:
-    """The prediction_stored event without its receivers (the alerts app) while the block runs."""
+    """The predictions_stored event without its receivers (the alerts app) while the block runs."""
 
     def __enter__(self):
-        from predictions.signals import prediction_stored
+        from predictions.signals import predictions_stored
 
-        self.signal = prediction_stored
-        self.receivers, prediction_stored.receivers = prediction_stored.receivers, []
-        prediction_stored.sender_receivers_cache.clear()
+        self.signal = predictions_stored
+        self.receivers, predictions_stored.receivers = predictions_stored.receivers, []
+        predictions_stored.sender_receivers_cache.clear()
 
     def __exit__(self, *exc):
         self.signal.receivers = self.receivers
@@ -168,7 +168,7 @@ class NoSubscribers:
 def in_process(repeats: int) -> dict:
     from machines.models import Machine
     from predictions.services.serving import prediction_request, predictions_batch
-    from predictions.signals import prediction_stored
+    from predictions.signals import predictions_stored
 
     machines = list(Machine.objects.select_related("category").order_by("machine_id"))
     motor = next(m for m in machines if m.machine_id == "motor_siemens_1la7_001")
@@ -186,7 +186,7 @@ def in_process(repeats: int) -> dict:
         }
         fleet_bare = milliseconds(lambda: predictions_batch(machines=machines, kinds=KINDS), fleet_repeats)
     return {
-        "event_subscribers": len(prediction_stored.receivers),
+        "event_subscribers": len(predictions_stored.receivers),
         "single": single,
         "single_median_ms_worst_kind": max(s["median_ms"] for s in single.values()),
         "single_no_subscribers": single_bare,

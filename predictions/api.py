@@ -279,7 +279,7 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         summary="Predict one kind for one machine",
         description='From the machine\'s latest stored readings (`"latest"`) or from readings in the '
         "request. Served by the machine's active model of the kind, else its category's. Logged with its "
-        "input, result, confidence, model version and latency, and announced as `prediction_stored`. 409 "
+        "input, result, confidence, model version and latency, and announced as `predictions_stored`. 409 "
         "without a model or readings, 424 when the model file no longer loads (retrain).",
         request=PredictionRequestSerializer,
         responses={201: PredictionSerializer, 409: CONFLICT, 424: RETRAIN},

@@ -6,9 +6,10 @@ from django.dispatch import Signal
 
 logger = logging.getLogger(__name__)
 
-# Sent after commit for every stored prediction (on demand, batch or refresh).
-# Arguments: prediction_id, machine_pk, kind.
-prediction_stored = Signal()
+# Sent after commit once per stored set of predictions (one on demand, a batch, a refresh), so that
+# subscribers read and react to a fleet's predictions at once.
+# Arguments: prediction_ids (list), kinds (the set of their kinds, to skip a set without reading it).
+predictions_stored = Signal()
 
 # Sent after commit when new readings of a machine were stored (duplicates skipped).
 # Arguments: machine_pk, count, first (datetime), last (datetime).

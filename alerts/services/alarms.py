@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from alerts.models import SEVERITY_RANK, Alarm, AlarmEvent, AlertRule
@@ -108,6 +109,29 @@ def alarm_raise(
         ]
     )
     return alarm, happened
+
+
+def alarm_seen_again(*, alarm: Alarm, finding: Finding, now: datetime) -> bool:
+    """Count another sighting on an active alarm that stays as it is (not escalated, not cleared) with one
+    conditional UPDATE, no lock. False when that does not apply or the alarm changed since it was read:
+    then `alarm_raise` takes it."""
+    if SEVERITY_RANK[finding.severity] > SEVERITY_RANK[alarm.severity] or alarm.cleared_at is not None:
+        return False
+    title = finding.title[:200]
+    updated = Alarm.objects.filter(
+        pk=alarm.pk, status__in=Alarm.ACTIVE, severity=alarm.severity, cleared_at__isnull=True
+    ).update(
+        count=F("count") + 1, last_seen_at=now, title=title, message=finding.message, details=finding.details
+    )
+    if updated:
+        alarm.count += 1
+        alarm.last_seen_at, alarm.title, alarm.message, alarm.details = (
+            now,
+            title,
+            finding.message,
+            finding.details,
+        )
+    return bool(updated)
 
 
 @transaction.atomic

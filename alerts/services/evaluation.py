@@ -2,8 +2,9 @@
 
 - Stored readings (predictions.signals.readings_stored, after commit): the sensor limits over the readings
   stored since the machine's last evaluation.
-- A stored prediction (predictions.signals.prediction_stored, after commit): the rules reading its kind
-  (health state, RUL lower bound, anomaly count); kinds no rule reads (forecast) cost nothing.
+- Stored predictions (predictions.signals.predictions_stored, after commit, one event per request, batch or
+  refresh): the rules reading their kinds (health state, RUL lower bound, anomaly count), for the whole set
+  at once; kinds no rule reads (forecast) cost nothing.
 - A finished job (gan.signals.job_finished): job-failed rules; a later success of the same kind clears.
 - A drift report (services.drift): drift rules.
 
@@ -16,13 +17,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Subquery, Value
+from django.db.models import F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from alerts.models import Alarm, AlertRule, DriftReport, EvaluationCursor, MaintenanceEvent, Severity
-from alerts.services.alarms import Finding, alarm_condition_clear, alarm_raise
-from alerts.services.rules import rules_for, sensor_limits
+from alerts.services.alarms import Finding, alarm_condition_clear, alarm_raise, alarm_seen_again
+from alerts.services.rules import rules_by_machine, rules_for, sensor_limits
 from gan.models import Job
 from machines.models import HealthState, Machine
 from predictions.models import Kind, Prediction, SensorReading
@@ -41,30 +42,40 @@ WHAT_IF_SOURCE = "request"
 
 
 class ActiveAlarms:
-    """A machine's active alarms by rule, read once and only when a condition clears (raising looks the
-    alarm up itself): a healthy fleet's evaluations mostly need no alarm at all."""
+    """The active alarms of some machines (None: fleet-wide alarms) by machine and rule, read in one query
+    when the first evaluation needs one."""
 
-    def __init__(self, machine: Machine | None):
-        self.machine = machine
-        self._by_rule: dict[int, Alarm] | None = None
+    def __init__(self, machines: Iterable[Machine | None]):
+        self.machine_pks = {machine.pk if machine is not None else None for machine in machines}
+        self._by_key: dict[tuple[int | None, int], Alarm] | None = None
 
-    def get(self, rule_pk: int) -> Alarm | None:
-        if self._by_rule is None:
-            alarms = Alarm.objects.filter(machine=self.machine, status__in=Alarm.ACTIVE)
-            self._by_rule = {alarm.rule_id: alarm for alarm in alarms}
-        return self._by_rule.get(rule_pk)
+    def get(self, machine: Machine | None, rule_pk: int) -> Alarm | None:
+        if self._by_key is None:
+            scope = Q(machine__in=[pk for pk in self.machine_pks if pk is not None])
+            if None in self.machine_pks:
+                scope |= Q(machine__isnull=True)
+            alarms = Alarm.objects.filter(scope, status__in=Alarm.ACTIVE)
+            self._by_key = {(alarm.machine_id, alarm.rule_id): alarm for alarm in alarms}
+        return self._by_key.get((machine.pk if machine is not None else None, rule_pk))
 
     def remember(self, alarm: Alarm) -> None:
-        if self._by_rule is not None:
-            self._by_rule[alarm.rule_id] = alarm
+        if self._by_key is not None:
+            self._by_key[(alarm.machine_id, alarm.rule_id)] = alarm
 
 
 def _apply(rule: AlertRule, machine, outcome, active: ActiveAlarms, *, job=None, now=None) -> None:
     if outcome is None:
         return
     if outcome is CLEAR:
-        if (alarm := active.get(rule.pk)) is not None:
+        if (alarm := active.get(machine, rule.pk)) is not None:
             alarm_condition_clear(alarm=alarm, now=now)
+        return
+    alarm = active.get(machine, rule.pk)
+    if (
+        job is None
+        and alarm is not None
+        and alarm_seen_again(alarm=alarm, finding=outcome, now=now or timezone.now())
+    ):
         return
     active.remember(alarm_raise(rule=rule, machine=machine, finding=outcome, job=job, now=now)[0])
 
@@ -129,19 +140,41 @@ def _rul_outcome(rule: AlertRule, prediction: Prediction):
     )
 
 
-def _anomaly_outcome(rule: AlertRule, prediction: Prediction, since):
+class AnomalyFlags:
+    """When the anomaly model flagged the machines of a set of anomaly predictions since their last
+    baseline reset, read in one query reaching back as far as the widest anomaly rule's window."""
+
+    def __init__(self, predictions: list[Prediction], rules: dict[int, list[AlertRule]]):
+        windows = [rule.window_minutes for group in rules.values() for rule in group]
+        watched = [p for p in predictions if p.kind == Kind.ANOMALY]
+        self._flagged: dict[int, list] = {}
+        if not watched or not windows:
+            return
+        last_reset = MaintenanceEvent.objects.filter(machine=OuterRef("machine"), baseline_reset=True)
+        flagged = (
+            Prediction.objects.filter(
+                machine__in={p.machine_id for p in watched},
+                kind=Kind.ANOMALY,
+                created_at__gte=min(p.created_at for p in watched) - timedelta(minutes=max(windows)),
+                created_at__lte=max(p.created_at for p in watched),
+                result__is_anomaly=True,
+            )
+            .annotate(since=Subquery(last_reset.order_by("-occurred_at").values("occurred_at")[:1]))
+            .filter(Q(since__isnull=True) | Q(created_at__gte=F("since")))
+        )
+        for machine_pk, created_at in flagged.values_list("machine", "created_at"):
+            self._flagged.setdefault(machine_pk, []).append(created_at)
+
+    def count(self, prediction: Prediction, window_minutes: int) -> int:
+        start = prediction.created_at - timedelta(minutes=window_minutes)
+        flags = self._flagged.get(prediction.machine_id, ())
+        return sum(start <= at <= prediction.created_at for at in flags)
+
+
+def _anomaly_outcome(rule: AlertRule, prediction: Prediction, flags: AnomalyFlags):
     if prediction.kind != Kind.ANOMALY:
         return None
-    start = prediction.created_at - timedelta(minutes=rule.window_minutes)
-    if since is not None and since > start:
-        start = since
-    flagged = Prediction.objects.filter(
-        machine_id=prediction.machine_id,
-        kind=Kind.ANOMALY,
-        created_at__gte=start,
-        created_at__lte=prediction.created_at,
-        result__is_anomaly=True,
-    ).count()
+    flagged = flags.count(prediction, rule.window_minutes)
     if flagged < rule.anomaly_count:
         return CLEAR
     return Finding(
@@ -158,33 +191,37 @@ def _anomaly_outcome(rule: AlertRule, prediction: Prediction, since):
     )
 
 
-def prediction_evaluate(prediction_pk: int) -> int:
-    """Evaluate the rules a stored prediction feeds. Returns how many rule evaluations ran."""
-    prediction = Prediction.objects.select_related("machine__category").filter(pk=prediction_pk).first()
-    if (
-        prediction is None
-        or prediction.kind not in PREDICTION_RULES
-        or prediction.input.get("source") == WHAT_IF_SOURCE
-    ):
+def predictions_evaluate(prediction_ids: Iterable[int]) -> int:
+    """Evaluate the rules that a set of stored predictions feeds (a fleet batch or a single one), reading
+    the predictions, the rules, the active alarms and the anomaly flags of their machines once for the
+    set. Returns how many rule evaluations ran."""
+    stored = Prediction.objects.select_related("machine__category").filter(
+        pk__in=list(prediction_ids), kind__in=list(PREDICTION_RULES)
+    )
+    predictions = [p for p in stored.order_by("pk") if p.input.get("source") != WHAT_IF_SOURCE]
+    if not predictions:
         return 0
-    machine = prediction.machine
-    rules = rules_for(machine, kinds=PREDICTION_RULES[prediction.kind])
-    active = ActiveAlarms(machine)
+    machines = {prediction.machine_id: prediction.machine for prediction in predictions}
+    kinds = {rule for prediction in predictions for rule in PREDICTION_RULES[prediction.kind]}
+    rules = rules_by_machine(list(machines.values()), kinds=kinds)
+    anomaly_rules = {pk: [r for r in group if r.kind == Rule.ANOMALY_COUNT] for pk, group in rules.items()}
+    flags = AnomalyFlags(predictions, anomaly_rules)
+    active = ActiveAlarms(machines.values())
     now = timezone.now()
     evaluated = 0
-    since = None
-    for rule in rules:
-        if rule.kind == Rule.HEALTH_STATE:
-            outcome = _health_outcome(rule, prediction)
-        elif rule.kind == Rule.RUL_BELOW:
-            outcome = _rul_outcome(rule, prediction)
-        elif rule.kind == Rule.ANOMALY_COUNT:
-            since = since or baseline_since(machine)
-            outcome = _anomaly_outcome(rule, prediction, since)
-        else:
-            continue
-        evaluated += outcome is not None
-        _apply(rule, machine, outcome, active, now=now)
+    for prediction in predictions:
+        machine = machines[prediction.machine_id]
+        for rule in rules[machine.pk]:
+            if rule.kind not in PREDICTION_RULES[prediction.kind]:
+                continue
+            if rule.kind == Rule.HEALTH_STATE:
+                outcome = _health_outcome(rule, prediction)
+            elif rule.kind == Rule.RUL_BELOW:
+                outcome = _rul_outcome(rule, prediction)
+            else:
+                outcome = _anomaly_outcome(rule, prediction, flags)
+            evaluated += outcome is not None
+            _apply(rule, machine, outcome, active, now=now)
     return evaluated
 
 
@@ -274,24 +311,16 @@ def _limit_text(limit: float | None) -> str:
     return "—" if limit is None else f"{limit:,.4g}"
 
 
-def readings_evaluate(
-    machine: Machine,
-    *,
-    rules: Iterable[AlertRule] | None = None,
-    active: ActiveAlarms | None = None,
-    now=None,
-) -> int:
+def readings_evaluate(machine: Machine) -> int:
     """Sensor-limit rules over the readings stored since the machine's last evaluation."""
     if not _has_new_readings(machine):
         return 0
     with transaction.atomic():
         rows = _new_readings(machine)
-        if rules is None:
-            rules = rules_for(machine, kinds=[Rule.SENSOR_LIMIT])
-        rules = [rule for rule in rules if rule.kind == Rule.SENSOR_LIMIT]
+        rules = rules_for(machine, kinds=[Rule.SENSOR_LIMIT])
         if not rows or not rules:
             return 0
-        return _limits_evaluate(machine, rules, rows, active or ActiveAlarms(machine), now)
+        return _limits_evaluate(machine, rules, rows, ActiveAlarms([machine]), timezone.now())
 
 
 def _limits_evaluate(machine: Machine, rules: list[AlertRule], rows: list[tuple], active, now) -> int:
@@ -323,7 +352,7 @@ def job_evaluate(job_pk: int) -> int:
     if job is None or job.status == Job.Status.CANCELLED:
         return 0
     rules = [rule for rule in rules_for(job.machine, kinds=[Rule.JOB_FAILED]) if _watches(rule, job.kind)]
-    active = ActiveAlarms(job.machine)
+    active = ActiveAlarms([job.machine])
     for rule in rules:
         if job.status == Job.Status.FAILURE:
             target = f" for {job.machine.machine_id}" if job.machine_id else ""
@@ -362,5 +391,5 @@ def drift_evaluate(report: DriftReport) -> int:
             message=f"Drifted sensors: {', '.join(drifted)}. Consider retraining the models.",
             details={"report": report.pk, "max_psi": report.max_psi, "sensors": drifted},
         )
-    _apply(rule, report.machine, outcome, ActiveAlarms(report.machine))
+    _apply(rule, report.machine, outcome, ActiveAlarms([report.machine]))
     return 1

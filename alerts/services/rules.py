@@ -1,12 +1,12 @@
 """Alert rules: checked writes (admins), which rules watch a machine, and a sensor's default limits."""
 
 from django.db import transaction
-from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
 from alerts.models import AlertRule, Severity
 from gan.models import Job
 from machines.models import HealthState, Machine, MachineCategory
+from pdm_site.tables import ProcessTable
 
 Kind = AlertRule.Kind
 # The parameters each kind reads; the others are cleared when a rule is saved.
@@ -179,21 +179,50 @@ def rule_delete(*, rule: AlertRule, user) -> None:
     rule.delete()
 
 
+def _load_enabled_rules() -> list[AlertRule]:
+    return list(AlertRule.objects.filter(enabled=True).order_by("id"))
+
+
+# Evaluations run in every flow that stores readings or predictions: they read no rule row each time.
+# Any save or delete of a rule (services, admin) marks the table changed (alerts.apps).
+enabled_rules = ProcessTable("alerts-enabled-rules", _load_enabled_rules)
+
+
 def rules_for(machine: Machine | None, kinds=None) -> list[AlertRule]:
     """The enabled rules watching `machine` (None: the fleet-wide ones), narrowest scope first per kind and
     sensor: a machine's rule replaces its category's, which replaces the fleet-wide one."""
-    scope = Q(machine__isnull=True, category__isnull=True)
-    if machine is not None:
-        scope |= Q(machine=machine) | Q(category_id=machine.category_id, machine__isnull=True)
-    rules = AlertRule.objects.filter(scope, enabled=True)
-    if kinds is not None:
-        rules = rules.filter(kind__in=list(kinds))
+    if machine is None:
+        fleet_wide = [r for r in _enabled(kinds) if r.machine_id is None and r.category_id is None]
+        return _narrowest(fleet_wide)
+    return rules_by_machine([machine], kinds)[machine.pk]
+
+
+def rules_by_machine(machines: list[Machine], kinds=None) -> dict[int, list[AlertRule]]:
+    """`rules_for` each machine."""
+    rules = _enabled(kinds)
+    return {
+        machine.pk: _narrowest(
+            [
+                rule
+                for rule in rules
+                if rule.machine_id == machine.pk
+                or (rule.machine_id is None and rule.category_id in (None, machine.category_id))
+            ]
+        )
+        for machine in machines
+    }
+
+
+def _enabled(kinds) -> list[AlertRule]:
+    return [rule for rule in enabled_rules.get() if kinds is None or rule.kind in kinds]
+
+
+def _narrowest(rules: list[AlertRule]) -> list[AlertRule]:
     best: dict[tuple[str, str], int] = {}
-    found = list(rules.order_by("id"))
-    for rule in found:
+    for rule in rules:
         key = (rule.kind, rule.sensor)
         best[key] = max(best.get(key, -1), SCOPE_RANK[rule.scope])
-    return [rule for rule in found if SCOPE_RANK[rule.scope] == best[(rule.kind, rule.sensor)]]
+    return [rule for rule in rules if SCOPE_RANK[rule.scope] == best[(rule.kind, rule.sensor)]]
 
 
 def profile_limits(base: float, span: float, noise: float, fraction: float) -> tuple[float, float]:

@@ -2,17 +2,15 @@
 
 import json
 import math
-import threading
-import uuid
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 
 from machines.models import Machine, MachineCategory
 from pdm_site.api import Conflict
+from pdm_site.tables import ProcessTable
 from predictions.files import local_model_path
 from predictions.ml import ModelCache, ModelLoadError
 from predictions.models import Kind, ModelVersion
@@ -29,11 +27,7 @@ CORE_KIND = {
 FLEET_KINDS = (Kind.HEALTH, Kind.RUL, Kind.ANOMALY, Kind.FORECAST)
 KINDS = tuple(Kind.values)
 
-REGISTRY_TOKEN_KEY = "predictions:registry-token"
-
 _cache: ModelCache | None = None
-_active: dict = {"token": None, "table": {}}
-_active_lock = threading.Lock()
 
 
 class ModelUnavailable(APIException):
@@ -67,43 +61,26 @@ def model_load(version: ModelVersion):
         raise ModelUnavailable(version, getattr(exc, "reason", None) or str(exc)) from exc
 
 
+def _load_active_table() -> dict[tuple[str, int, str], ModelVersion]:
+    versions = ModelVersion.objects.filter(is_active=True).defer("metrics", "params", "training_data")
+    return {
+        ("machine" if v.machine_id else "category", v.machine_id or v.category_id, v.kind): v
+        for v in versions
+    }
+
+
+# ("machine" | "category", pk, kind) → active version: serving reads no registry row per prediction.
+active_table = ProcessTable("predictions-active-versions", _load_active_table)
+
+
 def registry_changed() -> None:
-    """Activations changed: every process reloads its table of active versions at its next prediction.
-
-    Now (this transaction's later reads) and again after commit (a table another process loaded between
-    now and the commit still saw the old rows).
-    """
-    cache.set(REGISTRY_TOKEN_KEY, uuid.uuid4().hex, timeout=None)
-    transaction.on_commit(lambda: cache.set(REGISTRY_TOKEN_KEY, uuid.uuid4().hex, timeout=None))
-
-
-def _registry_token() -> str:
-    token = cache.get(REGISTRY_TOKEN_KEY)
-    if token is None:
-        cache.add(REGISTRY_TOKEN_KEY, uuid.uuid4().hex, timeout=None)
-        token = cache.get(REGISTRY_TOKEN_KEY)
-    return token
-
-
-def _active_table() -> dict[tuple[str, int, str], ModelVersion]:
-    """("machine" | "category", pk, kind) → active version, kept per process until the registry changes:
-    serving pays one cache read instead of a query per prediction. Without a token (the cache is down)
-    the table is read every time: slower, never stale."""
-    token = _registry_token()
-    with _active_lock:
-        if token is None or _active["token"] != token:
-            versions = ModelVersion.objects.filter(is_active=True).defer("metrics", "params", "training_data")
-            _active["table"] = {
-                ("machine" if v.machine_id else "category", v.machine_id or v.category_id, v.kind): v
-                for v in versions
-            }
-            _active["token"] = token
-        return _active["table"]
+    """Activations changed: every process reloads its table of active versions at its next prediction."""
+    active_table.changed()
 
 
 def active_versions(machines: list[Machine], kinds) -> dict[tuple[int, str], ModelVersion]:
     """(machine pk, kind) → the version serving it: the machine's own active model, else its category's."""
-    table = _active_table()
+    table = active_table.get()
     serving = {}
     for machine in machines:
         for kind in kinds:

@@ -1,8 +1,9 @@
 """Predictions: on demand for one machine, in batches for many, and the refresh new readings trigger.
 
-Every prediction is logged (input summary, result, confidence, model version, latency) and announced
-after commit with `predictions.signals.prediction_stored`. A refresh also rewrites the machine's
-MachineHealth (the dashboard card) and tells the "fleet" group that the machine changed.
+Every prediction is logged (input summary, result, confidence, model version, latency); the predictions
+of one request, batch or refresh are announced together after commit (`predictions.signals
+.predictions_stored`). A refresh also rewrites the machine's MachineHealth (the dashboard card) and tells
+the "fleet" group that the machine changed.
 """
 
 import time
@@ -40,7 +41,7 @@ from predictions.services.models import (
     model_load,
 )
 from predictions.services.telemetry import readings_validate
-from predictions.signals import announce, prediction_stored
+from predictions.signals import announce, predictions_stored
 
 FLEET_GROUP = "fleet"
 # Before any reading: the run start of a machine that never restarted.
@@ -146,19 +147,12 @@ def _result(kind: str, raw: dict, machine: Machine) -> dict:
 
 
 def _announce(predictions: list[Prediction]) -> None:
-    events = [(p.pk, p.machine_id, p.kind) for p in predictions]
-
-    def send():
-        for prediction_id, machine_pk, kind in events:
-            announce(
-                prediction_stored,
-                sender=Prediction,
-                prediction_id=prediction_id,
-                machine_pk=machine_pk,
-                kind=kind,
-            )
-
-    transaction.on_commit(send)
+    if not predictions:
+        return
+    ids, kinds = [p.pk for p in predictions], {p.kind for p in predictions}
+    transaction.on_commit(
+        lambda: announce(predictions_stored, sender=Prediction, prediction_ids=ids, kinds=kinds)
+    )
 
 
 @transaction.atomic

@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 
 from alerts.models import Alarm, AlertRule, MaintenanceEvent, Notification, WorkOrder
 from alerts.services.alarms import Finding, alarm_raise
-from alerts.services.evaluation import prediction_evaluate
+from alerts.services.evaluation import predictions_evaluate
 from alerts.services.failures import failure_dataset_create, labelled_readings
 from alerts.services.work_orders import (
     work_order_close,
@@ -141,9 +141,9 @@ def test_a_baseline_reset_starts_the_anomaly_window_again(motor, make_rule, oper
     add_prediction(motor, Kind.ANOMALY, {"is_anomaly": True})
     order = work_order_create(machine=motor, task="Realign", user=operator)
     work_order_close(work_order=order, user=operator, outcome="completed", reset_baseline=True)
-    prediction_evaluate(add_prediction(motor, Kind.ANOMALY, {"is_anomaly": True}).pk)
+    predictions_evaluate([add_prediction(motor, Kind.ANOMALY, {"is_anomaly": True}).pk])
     assert not Alarm.objects.exists()  # the anomaly before the maintenance no longer counts
-    prediction_evaluate(add_prediction(motor, Kind.ANOMALY, {"is_anomaly": True}).pk)
+    predictions_evaluate([add_prediction(motor, Kind.ANOMALY, {"is_anomaly": True}).pk])
     assert Alarm.objects.get().details["flagged"] == 2
 
 

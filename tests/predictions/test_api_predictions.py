@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from predictions.models import MachineHealth, Prediction
-from predictions.signals import prediction_stored
+from predictions.signals import predictions_stored
 from tests.predictions.conftest import add_readings, register_model
 
 URL = "/api/v1/predictions/"
@@ -28,9 +28,9 @@ def events():
     def receiver(sender, **kwargs):
         received.append(kwargs)
 
-    prediction_stored.connect(receiver, dispatch_uid="test-events")
+    predictions_stored.connect(receiver, dispatch_uid="test-events")
     yield received
-    prediction_stored.disconnect(dispatch_uid="test-events")
+    predictions_stored.disconnect(dispatch_uid="test-events")
 
 
 def predict(api, **body):
@@ -122,7 +122,7 @@ def test_a_corrupt_model_file_offers_retraining(operator_api, stored, tiny_model
     assert response.status_code == 424 and "retrain" in response.json()["detail"].lower()
 
 
-def test_the_event_is_sent_after_commit_with_ids(
+def test_the_event_is_sent_after_commit_with_the_ids(
     operator_api, stored, events, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -130,9 +130,7 @@ def test_the_event_is_sent_after_commit_with_ids(
     assert events == []  # nothing before the commit
     for callback in callbacks:
         callback()
-    assert events == [
-        {"signal": prediction_stored, "prediction_id": body["id"], "machine_pk": stored.pk, "kind": "anomaly"}
-    ]
+    assert events == [{"signal": predictions_stored, "prediction_ids": [body["id"]], "kinds": {"anomaly"}}]
 
 
 def test_batch_over_the_fleet_reports_each_pair(
@@ -150,7 +148,9 @@ def test_batch_over_the_fleet_reports_each_pair(
     assert {e["code"] for (m, _), e in errors.items() if m == "pump_test_001"} == {"no_model"}
     served = [r for r in body["results"] if r["prediction"]]
     assert {r["kind"] for r in served} == {"health", "rul", "anomaly", "forecast"}
-    assert sorted(e["prediction_id"] for e in events) == sorted(r["prediction"] for r in served)
+    (event,) = events  # one event for the whole batch
+    assert sorted(event["prediction_ids"]) == sorted(r["prediction"] for r in served)
+    assert event["kinds"] == {"health", "rul", "anomaly", "forecast"}
     assert Prediction.objects.filter(machine=stored).count() == 4
 
 
