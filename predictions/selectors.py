@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Subquery
 
 from gan.models import Job
 from machines.models import HealthState, Machine
@@ -100,21 +100,31 @@ def machine_prediction_series(machine: Machine, kind: str, *, limit: int) -> lis
     return list(recent.only("created_at", "result", "confidence")[:limit])[::-1]
 
 
+# A model version's own documents (metrics, importance…) are large and no prediction listing shows them.
+VERSION_DOCUMENTS = (
+    "training_data",
+    "metrics",
+    "feature_importance",
+    "sensors",
+    "params",
+    "library_versions",
+)
+
+
 def prediction_list() -> QuerySet[Prediction]:
     # The model's scope label reads its machine or category: joined here, not queried per row.
-    return Prediction.objects.select_related("machine", "model_version__machine", "model_version__category")
+    return Prediction.objects.select_related(
+        "machine", "model_version__machine", "model_version__category"
+    ).defer(*(f"model_version__{field}" for field in VERSION_DOCUMENTS))
 
 
 def machine_latest_predictions(machine: Machine) -> dict[str, Prediction]:
-    """The newest prediction of each kind."""
-    latest = {}
+    """The newest prediction of each kind, in one query (an indexed lookup per kind)."""
+    newest = Q()
     for kind in Kind.values:
-        prediction = (
-            prediction_list().filter(machine=machine, kind=kind).order_by("-created_at", "-id").first()
-        )
-        if prediction is not None:
-            latest[kind] = prediction
-    return latest
+        of_kind = Prediction.objects.filter(machine=machine, kind=kind).order_by("-created_at", "-id")
+        newest |= Q(pk=Subquery(of_kind.values("pk")[:1]))
+    return {prediction.kind: prediction for prediction in prediction_list().filter(newest)}
 
 
 def machine_latest_vision(machine: Machine) -> Prediction | None:

@@ -8,8 +8,11 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import APIException, ValidationError
@@ -29,6 +32,7 @@ from predictions.services.serving import machine_refresh
 FLEET_PAGE_SIZE = 24
 HISTORY_PAGE_SIZE = 25
 CHART_POINTS = 200
+CARD_SECONDS = 300
 EXPLAIN_TEMPLATES = ["assistant/_explain.html", "predictions/_explain.html"]
 
 
@@ -71,11 +75,35 @@ def _fleet_context(request, filters: dict) -> dict:
     }
 
 
+def _card_key(machine: Machine) -> str:
+    health = getattr(machine, "health", None)
+    version = [machine.updated_at.isoformat()]
+    if health is not None:
+        version += [health.predicted_at, health.last_reading_at, health.state]
+    return f"machine-card:{machine.pk}:" + ":".join(str(part) for part in version)
+
+
+def machine_cards(machines) -> list[str]:
+    """Each machine's dashboard card, rendered once per change of the machine or its health row (the fleet
+    moves a few cards at a time); a page's cards come from the cache in one round trip."""
+    keys = [_card_key(machine) for machine in machines]
+    cached = cache.get_many(keys)
+    rendered = {
+        key: render_to_string("predictions/_machine_card.html", {"machine": machine})
+        for key, machine in zip(keys, machines, strict=True)
+        if key not in cached
+    }
+    if rendered:
+        cache.set_many(rendered, CARD_SECONDS)
+    return [cached.get(key) or rendered[key] for key in keys]
+
+
 @role_required()
 @require_GET
 def dashboard(request):
     filters = _filters(request)
     context = _fleet_context(request, filters)
+    context["cards"] = machine_cards(context["page"])
     if request.htmx and request.htmx.target == "fleet":
         return render(request, "predictions/_fleet.html", context)
     context.update(
@@ -98,7 +126,7 @@ def dashboard(request):
 @require_GET
 def fleet_card(request, machine_id):
     machine = get_object_or_404(Machine.objects.select_related("category", "health"), machine_id=machine_id)
-    return render(request, "predictions/_machine_card.html", {"machine": machine})
+    return HttpResponse(machine_cards([machine])[0])
 
 
 @role_required()
