@@ -51,7 +51,7 @@ from alerts.services.notifications import (
 )
 from gan.serializers import JobStartedSerializer
 from machines.models import Machine
-from pdm_site.api import Conflict
+from pdm_site.api import Conflict, UtcDateTimeFilter
 
 CONFLICT = OpenApiResponse(
     description="The current state does not allow it (e.g. an alarm already resolved)."
@@ -154,7 +154,7 @@ class AlertRuleViewSet(viewsets.ModelViewSet):
 class AlarmFilter(filters.FilterSet):
     machine = filters.CharFilter(field_name="machine__machine_id")
     active = filters.BooleanFilter(method="filter_active", help_text="true: open or acknowledged.")
-    since = filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
+    since = UtcDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
 
     class Meta:
         model = Alarm

@@ -1,7 +1,12 @@
 """The API's shared shape: one error body, error responses in the schema, the JSON 404, and the lookup
 field every writable reference by name uses."""
 
+from datetime import UTC
+
+from django import forms
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -62,6 +67,21 @@ class NameLookupField(serializers.SlugRelatedField):
         if isinstance(data, str) and "\x00" in data:
             self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\x00"))
         return super().to_internal_value(data)
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601 allows offsets up to ±23:59, PostgreSQL only ±15:59: the value is compared in UTC."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        try:
+            return value.astimezone(UTC) if value is not None else None
+        except OverflowError as exc:
+            raise forms.ValidationError("Out of range once converted to UTC.") from exc
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 def exception_handler(exc, context):

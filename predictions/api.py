@@ -29,6 +29,7 @@ from predictions.models import MappingPreset, ModelVersion, Prediction, RealData
 from predictions.serializers import (
     BatchAnswerSerializer,
     BatchRequestSerializer,
+    FleetFilterSerializer,
     FleetMachineSerializer,
     FleetOverviewSerializer,
     IngestResultSerializer,
@@ -473,25 +474,14 @@ class FleetView(APIView):
         summary="The fleet's health",
         description="Counts per health state with the change since the previous snapshot, and the active "
         "machines with their health, filtered and sorted like the dashboard.",
-        parameters=[
-            OpenApiParameter(
-                "search", str, description="Part of a machine_id, manufacturer, model or location."
-            ),
-            OpenApiParameter("state", str, enum=["0", "1", "2", "3", "unknown"]),
-            OpenApiParameter("category", str),
-            OpenApiParameter("sort", str, enum=list(selectors.SORTS)),
-            OpenApiParameter("page", int),
-        ],
+        parameters=[FleetFilterSerializer, OpenApiParameter("page", int)],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
         overview = selectors.fleet_overview()
-        machines = selectors.fleet_machines(
-            search=request.query_params.get("search", "").strip(),
-            state=request.query_params.get("state", ""),
-            category=request.query_params.get("category", ""),
-            sort=request.query_params.get("sort", "state"),
-        )
+        filters = FleetFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        machines = selectors.fleet_machines(**filters.validated_data)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(machines, request, view=self)
         summary = {

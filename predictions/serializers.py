@@ -12,6 +12,7 @@ from predictions.models import (
     RealDataset,
     SensorReading,
 )
+from predictions.selectors import SORTS, STATE_KEYS
 
 # The one or two figures that sum a model up in a list (the models page and the API list).
 HEADLINES = {
@@ -252,6 +253,21 @@ class MachineHealthSerializer(serializers.ModelSerializer):
 
     def get_state_name(self, health) -> str | None:
         return HealthState(health.state).label if health.state is not None else None
+
+
+class FleetFilterSerializer(serializers.Serializer):
+    """The filters of GET /api/v1/fleet/ and of the dashboard."""
+
+    search = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=200,
+        help_text="Part of a machine_id, manufacturer, model or location.",
+    )
+    state = serializers.ChoiceField(choices=STATE_KEYS, required=False, default="", allow_blank=True)
+    category = serializers.CharField(required=False, default="", allow_blank=True, max_length=100)
+    sort = serializers.ChoiceField(choices=list(SORTS), required=False, default="state")
 
 
 class FleetMachineSerializer(serializers.Serializer):

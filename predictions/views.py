@@ -24,7 +24,7 @@ from gan.selectors import ACTIVE
 from machines.models import Machine, MachineCategory
 from predictions import selectors
 from predictions.models import Kind, MappingPreset, ModelVersion, RealDataset
-from predictions.serializers import headline
+from predictions.serializers import FleetFilterSerializer, headline
 from predictions.services import ingestion, training
 from predictions.services.models import FLEET_KINDS, KINDS, active_versions, model_activate, model_rollback
 from predictions.services.serving import machine_refresh
@@ -52,12 +52,13 @@ def _flash_problems(request, exc: APIException) -> None:
 
 
 def _filters(request) -> dict:
-    return {
-        "search": request.GET.get("search", "").strip(),
-        "state": request.GET.get("state", ""),
-        "category": request.GET.get("category", ""),
-        "sort": request.GET.get("sort", "state") if request.GET.get("sort") in selectors.SORTS else "state",
-    }
+    """The API's filters; on the page, a value the API would refuse falls back to its default."""
+    filters = FleetFilterSerializer(data=request.GET)
+    if not filters.is_valid():
+        kept = {name: value for name, value in request.GET.items() if name not in filters.errors}
+        filters = FleetFilterSerializer(data=kept)
+        filters.is_valid(raise_exception=True)
+    return dict(filters.validated_data)
 
 
 def _fleet_context(request, filters: dict) -> dict:

@@ -2,7 +2,7 @@
 done. Closing records what was done on the machine's timeline (MaintenanceEvent): maintenance that may
 reset the health baseline, or a confirmed failure — the labelled ground truth of services.failures."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.urls import reverse
@@ -60,7 +60,11 @@ def _datetime(field: str, value) -> datetime | None:
     parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
     if parsed is None:
         raise ValidationError({field: ["an ISO 8601 date-time, e.g. 2025-06-01T08:00:00Z"]})
-    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+    try:
+        # In UTC: ISO 8601 allows offsets up to ±23:59, PostgreSQL only ±15:59.
+        return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValidationError({field: ["out of range once converted to UTC"]}) from exc
 
 
 def rul_lower_hours(machine: Machine) -> float | None:

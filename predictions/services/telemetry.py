@@ -52,8 +52,12 @@ def _timestamp(raw, path: str, errors: _Errors, now: datetime) -> datetime | Non
     if parsed is None:
         errors.add(path, f"{raw!r} is not an ISO 8601 date-time, e.g. 2025-01-01T12:00:00Z")
         return None
-    if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        # Stored in UTC: ISO 8601 allows offsets up to ±23:59, PostgreSQL only ±15:59.
+        parsed = parsed.replace(tzinfo=UTC) if timezone.is_naive(parsed) else parsed.astimezone(UTC)
+    except OverflowError:
+        errors.add(path, f"{raw} is out of range once converted to UTC")
+        return None
     ahead = (parsed - now).total_seconds()
     if ahead > settings.TELEMETRY_MAX_FUTURE_SECONDS:
         errors.add(

@@ -85,3 +85,16 @@ def test_an_empty_fleet_still_renders(client, viewer):
     client.force_login(viewer)
     html = client.get("/").content.decode()
     assert 'data-testid="dashboard"' in html and "No machine matches" in html and "no snapshot yet" in html
+
+
+def test_filters_the_api_refuses_fall_back_to_their_defaults_on_the_page(client, viewer, fleet, api):
+    """One validator for the page and GET /api/v1/fleet/: the API answers 400 naming the field."""
+    client.force_login(viewer)
+    page = client.get("/", {"sort": "loudest", "state": "9", "category": "fan"})
+    assert page.status_code == 200 and len(cards(page.content.decode())) == 2
+    api.as_user(viewer)
+    assert api.get("/api/v1/fleet/", {"category": "fan"}).json()["count"] == 2
+    for query, field in (({"sort": "loudest"}, "sort"), ({"category": "fa\x00n"}, "category")):
+        refused = api.get("/api/v1/fleet/", query)
+        assert refused.status_code == 400 and field in refused.json()["errors"], refused.json()
+    assert client.get("/", {"search": "pu\x00mp"}).status_code == 200

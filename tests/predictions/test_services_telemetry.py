@@ -116,6 +116,20 @@ def test_timestamps_far_in_the_future_or_malformed_are_refused(motor, queued):
     assert errors["readings[2].timestamp"] == ["required for each reading of a batch"]
 
 
+def test_any_iso_offset_is_stored_in_utc_and_one_off_the_calendar_is_refused(motor, queued):
+    """ISO 8601 allows offsets up to ±23:59, PostgreSQL only ±15:59 (a 500 before)."""
+    values = {"current_A": 8.0}
+    stored = readings_ingest(
+        machine=motor, payload={"readings": [{"timestamp": "2025-03-19T08:48:40-20:29", "values": values}]}
+    )
+    assert stored.stored == 1
+    assert SensorReading.objects.get(machine=motor).timestamp.isoformat() == "2025-03-20T05:17:40+00:00"
+    errors = errors_of(motor, {"readings": [{"timestamp": "0001-01-01T00:00:00+01:00", "values": values}]})
+    assert errors["readings[0].timestamp"] == [
+        "0001-01-01T00:00:00+01:00 is out of range once converted to UTC"
+    ]
+
+
 def test_a_single_reading_names_its_fields_without_prefix(motor, queued):
     assert errors_of(motor, {"values": {"current_A": "high"}}) == {
         "values.current_A": ["not a number (got 'high')"]
