@@ -89,15 +89,19 @@ def machine_health(machine: Machine) -> MachineHealth | None:
     return MachineHealth.objects.filter(machine=machine).first()
 
 
-def machine_readings(machine: Machine, *, limit: int) -> list[SensorReading]:
-    """The machine's latest readings, oldest first."""
-    return list(SensorReading.objects.filter(machine=machine).order_by("-timestamp")[:limit])[::-1]
+# Chart series are rows (named tuples), not model instances: a chart reads hundreds of them per page.
 
 
-def machine_prediction_series(machine: Machine, kind: str, *, limit: int) -> list[Prediction]:
-    """The machine's latest predictions of one kind, oldest first."""
+def machine_readings(machine: Machine, *, limit: int) -> list[tuple]:
+    """The machine's latest readings (.timestamp, .values), oldest first."""
+    recent = SensorReading.objects.filter(machine=machine).order_by("-timestamp")
+    return list(recent.values_list("timestamp", "values", named=True)[:limit])[::-1]
+
+
+def machine_prediction_series(machine: Machine, kind: str, *, limit: int) -> list[tuple]:
+    """The machine's latest predictions of one kind (.created_at, .result, .confidence), oldest first."""
     recent = Prediction.objects.filter(machine=machine, kind=kind).order_by("-created_at", "-id")
-    return list(recent.only("created_at", "result", "confidence")[:limit])[::-1]
+    return list(recent.values_list("created_at", "result", "confidence", named=True)[:limit])[::-1]
 
 
 # A model version's own documents (metrics, importance…) are large and no prediction listing shows them.
