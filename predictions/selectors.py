@@ -85,6 +85,18 @@ def fleet_machines(*, search: str = "", state: str = "", category: str = "", sor
     return machines.order_by(*SORTS.get(sort, SORTS["state"]))
 
 
+def machine_card_versions(machines: QuerySet[Machine]) -> list[tuple]:
+    """Per machine, in the queryset's order: its pk and what a dashboard card changes with (the machine's
+    and its health row's update times, the state); no model instances, for pages whose cards are cached."""
+    fields = ("pk", "updated_at", "health__predicted_at", "health__last_reading_at", "health__state")
+    return list(machines.values_list(*fields))
+
+
+def card_machines(pks) -> dict[int, Machine]:
+    """The machines a dashboard card renders, with what it shows."""
+    return {m.pk: m for m in Machine.objects.filter(pk__in=pks).select_related("category", "health")}
+
+
 def machine_health(machine: Machine) -> MachineHealth | None:
     return MachineHealth.objects.filter(machine=machine).first()
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -76,27 +76,25 @@ def _fleet_context(request, filters: dict) -> dict:
     }
 
 
-def _card_key(machine: Machine) -> str:
-    health = getattr(machine, "health", None)
-    version = [machine.updated_at.isoformat()]
-    if health is not None:
-        version += [health.predicted_at, health.last_reading_at, health.state]
-    return f"machine-card:{machine.pk}:" + ":".join(str(part) for part in version)
-
-
 def machine_cards(machines) -> list[str]:
     """Each machine's dashboard card, rendered once per change of the machine or its health row (the fleet
-    moves a few cards at a time); a page's cards come from the cache in one round trip."""
-    keys = [_card_key(machine) for machine in machines]
-    cached = cache.get_many(keys)
-    rendered = {
-        key: render_to_string("predictions/_machine_card.html", {"machine": machine})
-        for key, machine in zip(keys, machines, strict=True)
-        if key not in cached
+    moves a few cards at a time): a page reads the machines' versions, its cards from the cache in one round
+    trip, and whole machine rows only for the cards that changed."""
+    keys = {
+        version[0]: "machine-card:" + ":".join(str(part) for part in version)
+        for version in selectors.machine_card_versions(machines)
     }
-    if rendered:
+    cards = cache.get_many(list(keys.values()))
+    changed = [pk for pk, key in keys.items() if key not in cards]
+    if changed:
+        rendered = {
+            keys[pk]: render_to_string("predictions/_machine_card.html", {"machine": machine})
+            for pk, machine in selectors.card_machines(changed).items()
+        }
         cache.set_many(rendered, CARD_SECONDS)
-    return [cached.get(key) or rendered[key] for key in keys]
+        cards |= rendered
+    # A machine deleted meanwhile has no card.
+    return [cards[key] for key in keys.values() if key in cards]
 
 
 @role_required()
@@ -104,7 +102,7 @@ def machine_cards(machines) -> list[str]:
 def dashboard(request):
     filters = _filters(request)
     context = _fleet_context(request, filters)
-    context["cards"] = machine_cards(context["page"])
+    context["cards"] = machine_cards(context["page"].object_list)
     if request.htmx and request.htmx.target == "fleet":
         return render(request, "predictions/_fleet.html", context)
     context.update(
@@ -126,8 +124,10 @@ def dashboard(request):
 @role_required()
 @require_GET
 def fleet_card(request, machine_id):
-    machine = get_object_or_404(Machine.objects.select_related("category", "health"), machine_id=machine_id)
-    return HttpResponse(machine_cards([machine])[0])
+    cards = machine_cards(Machine.objects.filter(machine_id=machine_id))
+    if not cards:
+        raise Http404(f"No machine {machine_id}.")
+    return HttpResponse(cards[0])
 
 
 @role_required()

@@ -98,3 +98,24 @@ def test_filters_the_api_refuses_fall_back_to_their_defaults_on_the_page(client,
         refused = api.get("/api/v1/fleet/", query)
         assert refused.status_code == 400 and field in refused.json()["errors"], refused.json()
     assert client.get("/", {"search": "pu\x00mp"}).status_code == 200
+
+
+def test_a_card_follows_its_health_row_and_unchanged_cards_come_from_the_cache(
+    client, viewer, fleet, monkeypatch
+):
+    from predictions import selectors
+
+    client.force_login(viewer)
+    assert len(cards(client.get("/?sort=name").content.decode())) == 24
+    health = MachineHealth.objects.get(machine__machine_id="cnc_haas_vf2_001")
+    health.state, health.predicted_at = 2, timezone.now()
+    health.save()
+
+    rendered = []
+    read = selectors.card_machines
+    monkeypatch.setattr(selectors, "card_machines", lambda pks: rendered.extend(pks) or read(pks))
+    html = client.get("/?sort=name").content.decode()
+
+    card = re.search(r'<article[^>]*data-machine-card="cnc_haas_vf2_001".*?</article>', html, re.S).group(0)
+    assert "state-2" in card and "state-3" not in card
+    assert rendered == [health.machine_id] and len(cards(html)) == 24
