@@ -2,7 +2,6 @@
 
 from collections.abc import Mapping
 
-from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
@@ -23,7 +22,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from accounts.roles import Role
-from machines.caching import LIST_CACHE_SECONDS, list_cache_key
+from machines.caching import list_cached
 from machines.filters import MachineFilter
 from machines.models import Machine
 from machines.profile_formats import (
@@ -177,11 +176,11 @@ class CachedListMixin:
     list_cache_kind = ""
 
     def list(self, request, *args, **kwargs):
-        key = list_cache_key(self.list_cache_kind, request.build_absolute_uri())
-        data = cache.get(key)
-        if data is None:
-            data = super().list(request, *args, **kwargs).data
-            cache.set(key, data, LIST_CACHE_SECONDS)
+        data = list_cached(
+            self.list_cache_kind,
+            request.build_absolute_uri(),
+            lambda: super(CachedListMixin, self).list(request, *args, **kwargs).data,
+        )
         return Response(data)
 
 

@@ -22,13 +22,8 @@ class CatalogueConflict(Exception):
 
 
 def catalogue_changed() -> None:
-    """Drop the cached lists now and again after commit.
-
-    Now: this transaction's later reads see fresh lists. After commit: a list cached by another request
-    between now and the commit (still the old rows) does not outlive the write.
-    """
+    """Drop the cached lists and pages of the catalogue, now and again after commit (pdm_site.versions)."""
     list_cache_invalidate()
-    transaction.on_commit(list_cache_invalidate)
 
 
 @transaction.atomic

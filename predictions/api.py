@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from accounts.roles import Role
 from gan.serializers import JobStartedSerializer
 from machines.models import Machine, MachineCategory
+from pdm_site import versions
 from predictions import selectors
 from predictions.models import MappingPreset, ModelVersion, Prediction, RealDataset
 from predictions.serializers import (
@@ -83,6 +84,7 @@ def _field_machine(field: str, machine_id) -> Machine:
     return machine
 
 
+FLEET_SECONDS = 300
 CONFLICT = OpenApiResponse(description="A missing earlier step (no model, no readings, data not ready).")
 RETRAIN = OpenApiResponse(
     description="The stored model no longer loads (other library versions): retrain it."
@@ -478,21 +480,27 @@ class FleetView(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
+        query = FleetFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        # Shared by every caller until the fleet changes (pdm_site.versions): it holds nothing personal.
+        key = f"api:fleet:{request.build_absolute_uri()}"
+        data = versions.cached(
+            selectors.FLEET, key, lambda: self._fleet(request, query.validated_data), seconds=FLEET_SECONDS
+        )
+        return Response(data)
+
+    def _fleet(self, request, filters: dict) -> dict:
         overview = selectors.fleet_overview()
-        filters = FleetFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        machines = selectors.fleet_machines(**filters.validated_data)
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(machines, request, view=self)
+        page = paginator.paginate_queryset(selectors.fleet_machines(**filters), request, view=self)
         summary = {
             "counts": overview["counts"],
             "change": {card.key: card.change for card in overview["cards"]},
             "total": overview["total"],
             "snapshot_at": overview["snapshot_at"],
         }
-        answer = paginator.get_paginated_response(FleetMachineSerializer(page, many=True).data)
-        answer.data["overview"] = FleetOverviewSerializer(summary).data
-        return answer
+        data = paginator.get_paginated_response(FleetMachineSerializer(page, many=True).data).data
+        return {**data, "overview": FleetOverviewSerializer(summary).data}
 
 
 # --- Real data and presets ----------------------------------------------------------------------------------

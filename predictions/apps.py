@@ -9,6 +9,27 @@ class PredictionsConfig(AppConfig):
         from machines.signals import machine_deleted
 
         machine_deleted.connect(_machine_files_delete, dispatch_uid="predictions-machine-files-delete")
+        _fleet_changes_connect()
+
+
+def _fleet_changes_connect():
+    """What the dashboard and the fleet API show comes from these tables: any write changes the fleet's
+    version token, so their cached renderings are dropped in every process."""
+    from django.db.models.signals import post_delete, post_save
+
+    from machines.models import Machine, MachineCategory
+    from predictions.models import FleetSnapshot, MachineHealth
+
+    for model in (Machine, MachineCategory, MachineHealth, FleetSnapshot):
+        for signal in (post_save, post_delete):
+            signal.connect(_fleet_changed, sender=model, dispatch_uid=f"fleet-changed-{model.__name__}")
+
+
+def _fleet_changed(sender, **kwargs):
+    from pdm_site import versions
+    from predictions.selectors import FLEET
+
+    versions.changed(FLEET)
 
 
 def _machine_files_delete(sender, machine_pk, machine_id, **kwargs):

@@ -17,6 +17,8 @@ from predictions.models import (
     SensorReading,
 )
 
+# The version topic (pdm_site.versions) of the machines, their health and the fleet snapshots.
+FLEET = "fleet"
 STATE_KEYS = ("0", "1", "2", "3", "unknown")
 UNKNOWN = "unknown"
 # How the fleet grid sorts: worst first, soonest failure first, latest reading first, by name.

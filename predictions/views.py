@@ -22,6 +22,7 @@ from accounts.roles import Role, has_role
 from gan.models import Job
 from gan.selectors import ACTIVE
 from machines.models import Machine, MachineCategory
+from pdm_site import versions
 from predictions import selectors
 from predictions.models import Kind, MappingPreset, ModelVersion, RealDataset
 from predictions.serializers import FleetFilterSerializer, headline
@@ -33,6 +34,13 @@ FLEET_PAGE_SIZE = 24
 HISTORY_PAGE_SIZE = 25
 CHART_POINTS = 200
 CARD_SECONDS = 300
+FLEET_PAGE_SECONDS = 300
+DASHBOARD_SORTS = [
+    ("state", "Worst first"),
+    ("rul", "Soonest failure"),
+    ("updated", "Latest update"),
+    ("name", "Name"),
+]
 EXPLAIN_TEMPLATES = ["assistant/_explain.html", "predictions/_explain.html"]
 
 
@@ -97,27 +105,32 @@ def machine_cards(machines) -> list[str]:
     return [cards[key] for key in keys.values() if key in cards]
 
 
+def _fleet_html(request, template: str) -> str:
+    """The fleet part of the dashboard for this query (overview, filters, grid, pages), rendered once per
+    change of the fleet (its version token) and shared by every viewer: it holds nothing personal."""
+
+    def render_fleet() -> str:
+        context = _fleet_context(request, _filters(request))
+        context["cards"] = machine_cards(context["page"].object_list)
+        context.update(
+            categories=MachineCategory.objects.filter(machines__is_active=True).distinct().order_by("name"),
+            sorts=DASHBOARD_SORTS,
+            states=[(card.key, card.label) for card in context["overview"]["cards"]],
+        )
+        return render_to_string(template, context)
+
+    key = f"page:{template}:{request.GET.urlencode()}"
+    return versions.cached(selectors.FLEET, key, render_fleet, seconds=FLEET_PAGE_SECONDS)
+
+
 @role_required()
 @require_GET
 def dashboard(request):
-    filters = _filters(request)
-    context = _fleet_context(request, filters)
-    context["cards"] = machine_cards(context["page"].object_list)
     if request.htmx and request.htmx.target == "fleet":
-        return render(request, "predictions/_fleet.html", context)
-    context.update(
-        categories=MachineCategory.objects.filter(machines__is_active=True).distinct().order_by("name"),
-        sorts=[
-            ("state", "Worst first"),
-            ("rul", "Soonest failure"),
-            ("updated", "Latest update"),
-            ("name", "Name"),
-        ],
-        states=[(card.key, card.label) for card in context["overview"]["cards"]],
-        jobs=Job.objects.filter(kind=Job.Kind.MODEL_TRAINING, status__in=ACTIVE).select_related("machine")[
-            :3
-        ],
-    )
+        return HttpResponse(_fleet_html(request, "predictions/_fleet.html"))
+    # Training jobs move every epoch: read live, outside the fleet's cached part.
+    jobs = Job.objects.filter(kind=Job.Kind.MODEL_TRAINING, status__in=ACTIVE).select_related("machine")[:3]
+    context = {"fleet": _fleet_html(request, "predictions/_dashboard_fleet.html"), "jobs": jobs}
     return render(request, "predictions/dashboard.html", context)
 
 
@@ -133,7 +146,7 @@ def fleet_card(request, machine_id):
 @role_required()
 @require_GET
 def fleet_overview(request):
-    return render(request, "predictions/_overview.html", _fleet_context(request, _filters(request)))
+    return HttpResponse(_fleet_html(request, "predictions/_overview.html"))
 
 
 # --- A machine's health ----------------------------------------------------------------------------------

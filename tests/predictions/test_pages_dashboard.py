@@ -4,6 +4,8 @@ filters, sort and pages, and the partials the live page re-fetches."""
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from machines.models import Machine
@@ -119,3 +121,53 @@ def test_a_card_follows_its_health_row_and_unchanged_cards_come_from_the_cache(
     card = re.search(r'<article[^>]*data-machine-card="cnc_haas_vf2_001".*?</article>', html, re.S).group(0)
     assert "state-2" in card and "state-3" not in card
     assert rendered == [health.machine_id] and len(cards(html)) == 24
+
+
+def fleet_queries(client, path: str) -> tuple[str, list[str]]:
+    with CaptureQueriesContext(connection) as captured:
+        html = client.get(path).content.decode()
+    return html, [q["sql"] for q in captured if "predictions_machinehealth" in q["sql"]]
+
+
+def test_the_fleet_part_is_rendered_once_until_the_fleet_changes(client, viewer, operator, fleet):
+    client.force_login(viewer)
+    first, queries = fleet_queries(client, "/?sort=name")
+    assert queries and "cnc_haas_vf2_001" in cards(first)
+    client.force_login(operator)
+    again, queries = fleet_queries(client, "/?sort=name")
+    assert queries == [] and cards(again) == cards(first)
+    assert 'id="fleet-overview"' in again and 'data-testid="fleet-category"' in again
+
+    health = MachineHealth.objects.get(machine__machine_id="cnc_haas_vf2_001")
+    health.state = 0
+    health.save()
+    html, queries = fleet_queries(client, "/?sort=name")
+    assert queries and re.search(r'data-testid="overview-3" data-count="0"', html)
+
+    FleetSnapshot.objects.create(counts={"0": 20, "1": 1, "2": 1, "3": 0, "unknown": 2})
+    assert re.search(r'data-testid="change-0">▲ 8<', client.get("/?sort=name").content.decode())
+
+    total = Machine.objects.filter(is_active=True).count()
+    assert f"{total} active machines" in client.get("/fleet/overview/?sort=name").content.decode()
+    assert "pump_ksb_etanorm_001" in cards(client.get("/?sort=name&page=2").content.decode())
+    machine = Machine.objects.get(machine_id="pump_ksb_etanorm_001")
+    machine.is_active = False
+    machine.save()
+    assert "pump_ksb_etanorm_001" not in cards(client.get("/?sort=name&page=2").content.decode())
+    assert f"{total - 1} active machines" in client.get("/fleet/overview/?sort=name").content.decode()
+
+
+def test_the_fleet_api_answers_from_the_cache_until_the_fleet_changes(api, viewer, fleet):
+    api.force_authenticate(viewer)
+    first = api.get("/api/v1/fleet/", {"state": "3"}).json()
+    assert [m["machine_id"] for m in first["results"]] == ["cnc_haas_vf2_001"]
+    with CaptureQueriesContext(connection) as captured:
+        assert api.get("/api/v1/fleet/", {"state": "3"}).json() == first
+    assert not [q for q in captured if "predictions_machinehealth" in q["sql"]]
+
+    health = MachineHealth.objects.get(machine__machine_id="pump_ksb_etanorm_001")
+    health.state = 3
+    health.save()
+    answer = api.get("/api/v1/fleet/", {"state": "3"}).json()
+    assert {m["machine_id"] for m in answer["results"]} == {"cnc_haas_vf2_001", "pump_ksb_etanorm_001"}
+    assert answer["overview"]["counts"]["3"] == 2
