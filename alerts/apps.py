@@ -21,10 +21,12 @@ class AlertsConfig(AppConfig):
         job_finished.connect(_job_finished, dispatch_uid="alerts-job")
         from django.db.models.signals import post_delete, post_save
 
-        from alerts.models import AlertRule
+        from alerts.models import AlertRule, Notification
 
         post_save.connect(_rules_changed, sender=AlertRule, dispatch_uid="alerts-rules-saved")
         post_delete.connect(_rules_changed, sender=AlertRule, dispatch_uid="alerts-rules-deleted")
+        for name, signal in (("saved", post_save), ("deleted", post_delete)):
+            signal.connect(_notifications_changed, sender=Notification, dispatch_uid=f"alerts-bells-{name}")
 
 
 # Receivers run after the sender's commit, inside its flow (a refresh task, a job's end): a failure of the
@@ -58,6 +60,12 @@ def _rules_changed(sender, **kwargs):
     from alerts.services.rules import enabled_rules
 
     enabled_rules.changed()
+
+
+def _notifications_changed(sender, **kwargs):
+    from alerts.services.notifications import notifications_changed
+
+    notifications_changed()
 
 
 def _job_finished(sender, job_id, kind, status, **kwargs):

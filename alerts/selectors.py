@@ -20,12 +20,14 @@ from alerts.models import (
     WebhookDelivery,
     WorkOrder,
 )
-from alerts.services.notifications import users_with_role
+from alerts.services.notifications import NOTIFICATIONS, users_with_role
 from machines.models import HealthState, Machine
+from pdm_site import versions
 from predictions.models import MachineHealth
 
 # Risk 0–100: up to 70 from the machine's condition (its health state or how much of its life the RUL
 # lower bound says is used, whichever is worse), up to 30 from its active alarms.
+UNREAD_SECONDS = 300
 CONDITION_WEIGHT = 70
 ALARM_WEIGHT = {Severity.CRITICAL: 15, Severity.WARNING: 7, Severity.INFO: 2}
 ALARM_CAP = 30
@@ -143,9 +145,15 @@ def notifications_of(user) -> QuerySet[Notification]:
 
 
 def unread_count(user) -> int:
+    """The bell's count, kept in the cache until a notification changes (every page shows it)."""
     if not user.is_authenticated:
         return 0
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+    return versions.cached(
+        NOTIFICATIONS,
+        f"unread:{user.pk}",
+        lambda: Notification.objects.filter(user=user, read_at__isnull=True).count(),
+        seconds=UNREAD_SECONDS,
+    )
 
 
 # --- Work orders, timeline --------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ def machine_list() -> QuerySet[Machine]:
     )
 
 
+def category_names() -> QuerySet:
+    return MachineCategory.objects.order_by("name").values_list("name", flat=True)
+
+
 def machine_detail_queryset() -> QuerySet[Machine]:
     return Machine.objects.select_related("category", "created_by").prefetch_related(
         Prefetch("sensors", queryset=MachineSensor.objects.order_by("order", "id"))

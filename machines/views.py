@@ -2,13 +2,16 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from accounts.decorators import role_required
-from accounts.roles import Role
+from accounts.roles import Role, has_role
+from machines.caching import list_cached
 from machines.filters import ORDERINGS, MachineFilter
 from machines.forms import (
     NEW_TYPE,
@@ -24,6 +27,7 @@ from machines.forms import (
 from machines.models import Machine, MachineCategory
 from machines.profile_formats import FORMATS, dump_profile_text
 from machines.selectors import (
+    category_names,
     machine_current_version,
     machine_detail_queryset,
     machine_list,
@@ -57,19 +61,33 @@ MODES = ("form", "upload", "template")
 
 @role_required()
 def machine_list_page(request):
-    filterset = MachineFilter(request.GET, queryset=machine_list())
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     ordering = request.GET.get("ordering") or "machine_id"
+    # The table is the same for every caller of a role class (operators see an "Add one" link): rendered
+    # once per change of the catalogue.
+    can_operate = has_role(request.user, Role.OPERATOR)
+    table = list_cached(
+        "page-table",
+        f"{request.get_full_path()}|{can_operate}",
+        lambda: render_to_string("machines/_table.html", _table_context(request, ordering), request=request),
+    )
+    if request.htmx and not request.htmx.history_restore_request:
+        return HttpResponse(table)
     context = {
-        "page": page,
-        "columns": [_column(key, label, ordering) for key, label in COLUMNS],
-        "categories": MachineCategory.objects.values_list("name", flat=True),
+        "table": table,
+        "categories": list_cached("category-names", "", lambda: list(category_names())),
         "filters": {name: request.GET.get(name, "") for name in ("search", "category", "is_active")},
         "ordering": ordering,
         "orderings": [alias for _, alias in ORDERINGS],
     }
-    partial = request.htmx and not request.htmx.history_restore_request
-    return render(request, "machines/_table.html" if partial else "machines/list.html", context)
+    return render(request, "machines/list.html", context)
+
+
+def _table_context(request, ordering: str) -> dict:
+    filterset = MachineFilter(request.GET, queryset=machine_list())
+    return {
+        "page": Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page")),
+        "columns": [_column(key, label, ordering) for key, label in COLUMNS],
+    }
 
 
 def _column(key: str, label: str, ordering: str) -> dict:

@@ -1,4 +1,6 @@
-from django.urls import NoReverseMatch, reverse
+import functools
+
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 
 from accounts.roles import Role, role_of
 
@@ -17,15 +19,23 @@ SIDEBAR = [
 ]
 
 
-def _sidebar(path: str, role: Role | None) -> list[dict]:
-    items = []
+@functools.cache
+def _entries(role: Role | None, script_prefix: str) -> tuple[tuple[str, str], ...]:
+    """The (label, URL) pairs a role sees: fixed once the URLconf is loaded, so reversed once per process."""
+    entries = []
     for label, name, needed in SIDEBAR:
         if role is None or role < needed:
             continue
         try:
-            items.append({"label": label, "url": reverse(name), "active": False})
+            entries.append((label, reverse(name)))
         except NoReverseMatch:
             continue
+    return tuple(entries)
+
+
+def _sidebar(path: str, role: Role | None) -> list[dict]:
+    entries = _entries(role, get_script_prefix())
+    items = [{"label": label, "url": url, "active": False} for label, url in entries]
     # The longest entry the path starts with is the current one (/machines/new/ over /machines/).
     matches = [
         item for item in items if path == item["url"] or (item["url"] != "/" and path.startswith(item["url"]))

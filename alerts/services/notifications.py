@@ -17,8 +17,12 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from accounts.roles import ROLE_PERMISSIONS, Role
 from alerts.models import SEVERITIES, Alarm, Notification, NotificationPreference, Severity
 from gan.models import Job
+from pdm_site import versions
 from pdm_site.celery import app as celery_app
 from pdm_site.realtime import broadcast
+
+# The version topic (pdm_site.versions) of every user's notifications: the bells' counts are cached on it.
+NOTIFICATIONS = "notifications"
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -149,6 +153,7 @@ def _send(message: Message, *, browser_users, email_to: list[str], kind: str, al
         ]
     )
     if stored:
+        notifications_changed()
         transaction.on_commit(lambda: _push(stored))
     if email_to:
         subject = f"[PdM {message.severity}] {message.title}"
@@ -277,4 +282,12 @@ def notification_read(*, notification: Notification, user) -> Notification:
 
 @transaction.atomic
 def notifications_read_all(*, user) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+    marked = Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+    notifications_changed()
+    return marked
+
+
+def notifications_changed() -> None:
+    """The bells' cached counts are dropped (pdm_site.versions); saves and deletes call this through
+    signals, bulk writes explicitly."""
+    versions.changed(NOTIFICATIONS)

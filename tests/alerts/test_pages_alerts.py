@@ -1,8 +1,12 @@
 """The pages: alarms with filters and the lifecycle buttons, the bell on every page, rules (admins edit),
 work orders from an alarm, the caller's notifications and preferences, webhooks, drift."""
 
+import re
+
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from alerts.models import Alarm, AlertRule, Notification, WorkOrder
 from alerts.services.alarms import Finding, alarm_raise
@@ -37,6 +41,32 @@ def test_every_page_shows_the_bell_with_the_unread_count(users, alarm):
         'data-testid="bell-acknowledge"'
         in client_for(users["operator"]).get("/alerts/notifications/bell/").content.decode()
     )
+
+
+def bell_count(client) -> str:
+    html = client.get("/alerts/rules/").content.decode()
+    return re.search(r'data-testid="bell-count" data-bell-count(?: hidden)?>(\d*)<', html).group(1)
+
+
+def test_the_bell_count_is_cached_until_a_notification_changes(users, alarm):
+    viewer = client_for(users["viewer"])
+    assert bell_count(viewer) == "0"
+    alarm_notify(alarm, "raised")  # stored in bulk: no signal
+    assert bell_count(viewer) == "1"
+    with CaptureQueriesContext(connection) as captured:
+        assert bell_count(viewer) == "1"
+    assert not [q for q in captured if "alerts_notification" in q["sql"]]
+
+    alarm_notify(alarm, "escalated")
+    assert bell_count(viewer) == "2"
+    first = Notification.objects.filter(user=users["viewer"]).first()
+    viewer.post(f"/alerts/notifications/{first.pk}/read/")
+    assert bell_count(viewer) == "1"
+    viewer.post("/alerts/notifications/read-all/")
+    assert bell_count(viewer) == "0"
+    alarm_notify(alarm, "raised")
+    Notification.objects.filter(user=users["viewer"]).delete()
+    assert bell_count(viewer) == "0"
 
 
 def test_the_alarm_list_filters_and_operators_act_from_it(users, alarm):

@@ -5,6 +5,8 @@ import json
 import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from machines.models import Machine
@@ -64,6 +66,20 @@ def test_list_filters_search_sort_and_pages_server_side(login, fleet):
     second = client.get("/machines/", {"page": 2}).content.decode()
     assert second.count("data-machine-id=") == 7
     assert "Page 2 of 2" in second
+
+
+def test_the_table_is_rendered_once_until_the_catalogue_changes(login, make_machine):
+    make_machine()
+    client = login("viewer")
+    assert 'data-machine-id="motor_test_001"' in client.get("/machines/").content.decode()
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get("/machines/").content.decode()
+    assert 'data-machine-id="motor_test_001"' in page
+    assert not [q for q in captured if "machines_machine" in q["sql"]]
+
+    login("operator").post("/machines/motor_test_001/activation/", {"is_active": "false"})
+    page = login("viewer").get("/machines/").content.decode()
+    assert "status-inactive" in page and "status-active" not in page
 
 
 def test_list_answers_htmx_with_the_table_only(login, make_machine):
