@@ -2,13 +2,12 @@
 
 from dataclasses import dataclass
 
-from django.db.models import F, Q, QuerySet, Subquery
+from django.db.models import F, Max, Q, QuerySet
 
 from gan.models import Job
 from machines.models import HealthState, Machine
 from predictions.models import (
     FleetSnapshot,
-    Kind,
     MachineHealth,
     MappingPreset,
     ModelVersion,
@@ -137,22 +136,19 @@ def prediction_list() -> QuerySet[Prediction]:
 
 
 def machine_latest_predictions(machine: Machine) -> dict[str, Prediction]:
-    """The newest prediction of each kind, in one query (an indexed lookup per kind)."""
-    newest = Q()
-    for kind in Kind.values:
-        of_kind = Prediction.objects.filter(machine=machine, kind=kind).order_by("-created_at", "-id")
-        newest |= Q(pk=Subquery(of_kind.values("pk")[:1]))
-    return {prediction.kind: prediction for prediction in prediction_list().filter(newest)}
+    """The newest prediction of each kind, in one query. Newest by id: ids are given in the order rows are
+    stored, as `created_at` is, and one grouped subquery costs half the Python of one subquery per kind."""
+    of_machine = Prediction.objects.filter(machine=machine)
+    newest = of_machine.values("kind").annotate(newest=Max("id")).values("newest")
+    return {prediction.kind: prediction for prediction in prediction_list().filter(pk__in=newest)}
 
 
 def machine_latest_vision(machine: Machine) -> Prediction | None:
-    """The newest prediction that came with an external vision model's findings (docs/vlm_contract.md)."""
-    return (
-        prediction_list()
-        .filter(machine=machine, vision_findings__isnull=False)
-        .order_by("-created_at", "-id")
-        .first()
-    )
+    """The newest prediction that came with an external vision model's findings (docs/vlm_contract.md).
+    Most machines have none: a key-only lookup first spares the full row query."""
+    with_findings = Prediction.objects.filter(machine=machine, vision_findings__isnull=False)
+    newest = with_findings.order_by("-created_at", "-id").values_list("pk", flat=True).first()
+    return None if newest is None else prediction_list().get(pk=newest)
 
 
 def model_version_list() -> QuerySet[ModelVersion]:

@@ -20,7 +20,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from accounts.decorators import role_required
 from accounts.roles import Role, has_role
 from gan.models import Job
-from gan.selectors import ACTIVE
+from gan.selectors import active_jobs
 from machines.models import Machine, MachineCategory
 from pdm_site import versions
 from predictions import selectors
@@ -129,7 +129,7 @@ def dashboard(request):
     if request.htmx and request.htmx.target == "fleet":
         return HttpResponse(_fleet_html(request, "predictions/_fleet.html"))
     # Training jobs move every epoch: read live, outside the fleet's cached part.
-    jobs = Job.objects.filter(kind=Job.Kind.MODEL_TRAINING, status__in=ACTIVE).select_related("machine")[:3]
+    jobs = active_jobs(Job.Kind.MODEL_TRAINING, limit=3)
     context = {"fleet": _fleet_html(request, "predictions/_dashboard_fleet.html"), "jobs": jobs}
     return render(request, "predictions/dashboard.html", context)
 
