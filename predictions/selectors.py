@@ -117,22 +117,22 @@ def machine_prediction_series(machine: Machine, kind: str, *, limit: int) -> lis
     return list(recent.values_list("created_at", "result", "confidence", named=True)[:limit])[::-1]
 
 
-# A model version's own documents (metrics, importance…) are large and no prediction listing shows them.
-VERSION_DOCUMENTS = (
-    "training_data",
-    "metrics",
-    "feature_importance",
-    "sensors",
-    "params",
-    "library_versions",
+# What listings show of a prediction's machine and model version: the machine's id, the version's number
+# and its scope label. The related rows' other columns (profiles, documents, timestamps) stay in the
+# database: decoding them for every listed prediction was most of a listing's cost.
+LISTED_RELATED = (
+    "machine__machine_id",
+    "model_version__version",
+    "model_version__machine__machine_id",
+    "model_version__category__name",
 )
 
 
 def prediction_list() -> QuerySet[Prediction]:
-    # The model's scope label reads its machine or category: joined here, not queried per row.
+    own = [field.name for field in Prediction._meta.concrete_fields]
     return Prediction.objects.select_related(
         "machine", "model_version__machine", "model_version__category"
-    ).defer(*(f"model_version__{field}" for field in VERSION_DOCUMENTS))
+    ).only(*own, *LISTED_RELATED)
 
 
 def machine_latest_predictions(machine: Machine) -> dict[str, Prediction]:

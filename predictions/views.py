@@ -152,12 +152,13 @@ def fleet_overview(request):
 # --- A machine's health ----------------------------------------------------------------------------------
 
 
-def _chart_data(machine: Machine) -> dict:
+def _chart_data(machine: Machine, latest: dict) -> dict:
+    """The health page's charts; the forecast is the newest one, already in `latest`."""
     readings = selectors.machine_readings(machine, limit=CHART_POINTS)
     sensors = list(machine.sensors.all())
     rul = selectors.machine_prediction_series(machine, Kind.RUL, limit=CHART_POINTS)
     anomaly = selectors.machine_prediction_series(machine, Kind.ANOMALY, limit=CHART_POINTS)
-    forecast = selectors.machine_prediction_series(machine, Kind.FORECAST, limit=1)
+    forecast = latest.get(Kind.FORECAST)
     return {
         "sensors": [{"name": s.name, "unit": s.unit} for s in sensors],
         "readings": {
@@ -182,7 +183,7 @@ def _chart_data(machine: Machine) -> dict:
             }
             for p in anomaly
         ],
-        "forecast": forecast[-1].result if forecast else None,
+        "forecast": forecast.result if forecast else None,
     }
 
 
@@ -194,12 +195,13 @@ def machine_health(request, machine_id):
         selectors.prediction_list().filter(machine=machine).order_by("-created_at", "-id"), HISTORY_PAGE_SIZE
     ).get_page(request.GET.get("page"))
     versions = active_versions([machine], KINDS)
+    latest = selectors.machine_latest_predictions(machine)
     context = {
         "machine": machine,
         "health": selectors.machine_health(machine),
-        "latest": selectors.machine_latest_predictions(machine),
+        "latest": latest,
         "vision": selectors.machine_latest_vision(machine),
-        "chart_data": _chart_data(machine),
+        "chart_data": _chart_data(machine, latest),
         "history": history,
         "serving": [(kind, versions.get((machine.pk, kind))) for kind in KINDS],
         "explain_templates": EXPLAIN_TEMPLATES,

@@ -36,5 +36,5 @@ def test_a_change_renews_the_token_again_after_commit():
 
 def test_without_a_cache_every_read_computes(db, settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
-    calls, compute = counter()
+    _, compute = counter()
     assert [versions.cached("t", "k", compute, seconds=60) for _ in range(3)] == [1, 2, 3]

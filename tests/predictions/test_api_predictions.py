@@ -5,6 +5,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -169,6 +171,24 @@ def test_viewers_read_the_log_but_cannot_predict(api, make_user, stored, operato
     assert viewer.post(URL, {"kind": "rul", "machine": stored.machine_id}, format="json").status_code == 403
     listed = viewer.get(URL, {"machine": stored.machine_id, "kind": "rul"}).json()
     assert listed["count"] == 1 and listed["results"][0]["kind"] == "rul"
+
+
+def test_listing_reads_no_related_row_twice(operator_api, stored, client, viewer):
+    """The log and the health page's history read what they show of the machine and model version in their
+    own query: no lazy load per row, however many rows."""
+    for kind in ("health", "rul", "anomaly", "forecast", "rul"):
+        predict(operator_api, kind=kind, machine=stored.machine_id)
+    with CaptureQueriesContext(connection) as captured:
+        listed = operator_api.get(URL).json()
+    assert listed["count"] == 5 and listed["results"][0]["model"]["scope"] == "category motor"
+    assert len([q for q in captured if "predictions_prediction" in q["sql"]]) == 2  # count, page
+    assert not [q for q in captured if q["sql"].startswith('SELECT "machines_')]
+
+    client.force_login(viewer)
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get(f"/machines/{stored.machine_id}/health/").content.decode()
+    assert page.count("<td>v1</td>") == 5
+    assert not [q for q in captured if q["sql"].startswith('SELECT "predictions_modelversion"')]
 
 
 def test_machine_health_endpoint_after_a_refresh(operator_api, stored, motor_models):
