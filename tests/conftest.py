@@ -79,6 +79,59 @@ def celery_worker(celery_worker_session, transactional_db):
     return celery_worker_session
 
 
+def websocket_headers(user) -> list[tuple[bytes, bytes]]:
+    """What a browser on the site sends: its origin and, for a user, their session cookie."""
+    from django.test import Client
+
+    headers = [(b"origin", b"http://127.0.0.1")]
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    return headers
+
+
+@pytest.fixture
+async def open_socket():
+    """`await open_socket(path, user)` connects to the ASGI application (user None: anonymous).
+
+    Every socket a test opened is disconnected when the test ends, as a browser closing its tab would. A
+    consumer left running is otherwise cancelled by the event loop's teardown, a path production never
+    takes, and one such teardown once hung a CI run.
+    """
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from pdm_site.asgi import application
+
+    opened = []
+
+    async def open_(path: str, user=None, *, timeout: float = 10):
+        headers = await database_sync_to_async(websocket_headers)(user)
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await communicator.connect(timeout=timeout)
+        assert connected
+        opened.append(communicator)
+        return communicator
+
+    yield open_
+    for communicator in opened:
+        await communicator.disconnect(timeout=10)
+
+
+async def frames_until_closing(communicator, timeout: float = 90) -> list[dict]:
+    """The JSON frames a job socket sends, up to and including its `closing` frame."""
+    import time
+
+    frames, deadline = [], time.monotonic() + timeout
+    while not frames or frames[-1]["type"] != "closing":
+        try:
+            frames.append(await communicator.receive_json_from(timeout=max(0.1, deadline - time.monotonic())))
+        except TimeoutError:
+            raise AssertionError(f"no closing frame in {timeout} s; got {frames[-3:]}") from None
+    return frames
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -3,47 +3,29 @@ user the alarm reaches — and only the user's own notifications."""
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from alerts.models import AlertRule
 from alerts.services.alarms import Finding, alarm_raise
 from alerts.services.notifications import user_notify
-from pdm_site.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def headers_for(user) -> list[tuple[bytes, bytes]]:
-    headers = [(b"origin", b"http://127.0.0.1")]
-    if user is not None:
-        client = Client()
-        client.force_login(user)
-        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
-    return headers
-
-
-async def connect(user=None) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(
-        application, "/ws/notifications/", headers=await database_sync_to_async(headers_for)(user)
-    )
-    connected, _ = await communicator.connect(timeout=10)
-    assert connected
-    return communicator
-
-
-async def test_anonymous_and_roleless_sockets_are_closed(make_user):
-    anonymous = await connect()
+async def test_anonymous_and_roleless_sockets_are_closed(make_user, open_socket):
+    anonymous = await open_socket("/ws/notifications/")
     assert await anonymous.receive_output() == {"type": "websocket.close", "code": 4401}
-    roleless = await connect(await database_sync_to_async(make_user)(None))
+    roleless = await open_socket("/ws/notifications/", await database_sync_to_async(make_user)(None))
     assert await roleless.receive_output() == {"type": "websocket.close", "code": 4403}
 
 
 async def test_an_alarm_is_toasted_to_every_user_and_a_personal_message_to_its_owner_only(
-    viewer, operator, motor, make_rule
+    viewer, operator, motor, make_rule, open_socket
 ):
     rule = await database_sync_to_async(make_rule)(AlertRule.Kind.HEALTH_STATE, state_at_least=2)
-    sockets = {"viewer": await connect(viewer), "operator": await connect(operator)}
+    sockets = {
+        "viewer": await open_socket("/ws/notifications/", viewer),
+        "operator": await open_socket("/ws/notifications/", operator),
+    }
     for socket in sockets.values():
         assert await socket.receive_json_from(timeout=5) == {"type": "connected", "unread": 0}
 
@@ -68,5 +50,3 @@ async def test_an_alarm_is_toasted_to_every_user_and_a_personal_message_to_its_o
 
     await sockets["viewer"].send_json_to({"type": "hello"})
     assert (await sockets["viewer"].receive_json_from(timeout=5))["type"] == "error"
-    for socket in sockets.values():
-        await socket.disconnect()

@@ -5,9 +5,7 @@ import time
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.core.files.storage import default_storage
-from django.test import Client
 from rest_framework.test import APIClient
 
 from gan.models import Job, QualityReport, SynthesizerModel, SyntheticDataset
@@ -15,7 +13,7 @@ from gan.services.batch import batch_start
 from gan.services.jobs import job_cancel
 from gan.services.synthetic import seed_create, train_start
 from gan.signals import synthetic_ready
-from pdm_site.asgi import application
+from tests.conftest import frames_until_closing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SPEC_MESSAGE_KEYS = {
@@ -33,32 +31,6 @@ SPEC_MESSAGE_KEYS = {
     "message",
     "timestamp",
 }
-
-
-def _session_headers(user) -> list[tuple[bytes, bytes]]:
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
-    return [(b"cookie", cookie), (b"origin", b"http://127.0.0.1")]
-
-
-async def _connect(path: str, user) -> WebsocketCommunicator:
-    headers = await database_sync_to_async(_session_headers)(user)
-    communicator = WebsocketCommunicator(application, path, headers=headers)
-    connected, _ = await communicator.connect(timeout=15)
-    assert connected
-    return communicator
-
-
-async def _frames_until_closing(communicator, timeout: float = 90) -> list[dict]:
-    frames, deadline = [], time.monotonic() + timeout
-    while not frames or frames[-1]["type"] != "closing":
-        try:
-            frames.append(await communicator.receive_json_from(timeout=max(0.1, deadline - time.monotonic())))
-        except TimeoutError:
-            raise AssertionError(f"no closing frame in {timeout} s; got {frames}") from None
-    await communicator.disconnect()
-    return frames
 
 
 def _wait(job_id: int, timeout: float = 90) -> Job:
@@ -84,7 +56,7 @@ def _get(user, path: str):
 
 
 async def test_seed_train_generate_validate_through_the_worker_with_live_frames(
-    celery_worker, operator, viewer, make_motor
+    celery_worker, operator, viewer, make_motor, open_socket
 ):
     machine = await database_sync_to_async(make_motor)()
     base = f"/api/v1/machines/{machine.machine_id}"
@@ -98,7 +70,7 @@ async def test_seed_train_generate_validate_through_the_worker_with_live_frames(
     started = await post(operator, f"{base}/train/", {"epochs": 4, "batch_size": 100})
     assert started.status_code == 202, started.data
     assert started.data["ws_url"] == f"/ws/jobs/{started.data['job']}/"
-    frames = await _frames_until_closing(await _connect(started.data["ws_url"], viewer))
+    frames = await frames_until_closing(await open_socket(started.data["ws_url"], viewer))
     connected, live, closing = frames[0], frames[1:-1], frames[-1]
     assert connected["type"] == "connected"
     assert all(set(frame) >= SPEC_MESSAGE_KEYS for frame in frames)
@@ -111,7 +83,7 @@ async def test_seed_train_generate_validate_through_the_worker_with_live_frames(
     assert [frame["epoch"] for frame in training] == sorted(frame["epoch"] for frame in training)
     assert (closing["status"], closing["progress"], closing["epoch"]) == ("SUCCESS", 100, 4)
 
-    late = await _frames_until_closing(await _connect(started.data["ws_url"], viewer))
+    late = await frames_until_closing(await open_socket(started.data["ws_url"], viewer))
     assert [frame["type"] for frame in late] == ["connected", "closing"]
     assert [epoch for epoch, _ in late[0]["loss_history"]] == [1, 2, 3, 4]
 

@@ -2,44 +2,23 @@
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.test import Client
 
-from pdm_site.asgi import application
 from predictions.services.serving import machine_refresh
 from tests.predictions.conftest import add_readings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def headers_for(user) -> list[tuple[bytes, bytes]]:
-    headers = [(b"origin", b"http://127.0.0.1")]
-    if user is not None:
-        client = Client()
-        client.force_login(user)
-        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
-    return headers
-
-
-async def connect(user=None) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(
-        application, "/ws/fleet/", headers=await database_sync_to_async(headers_for)(user)
-    )
-    connected, _ = await communicator.connect(timeout=10)
-    assert connected
-    return communicator
-
-
-async def test_anonymous_and_roleless_sockets_are_closed(make_user):
-    anonymous = await connect()
+async def test_anonymous_and_roleless_sockets_are_closed(make_user, open_socket):
+    anonymous = await open_socket("/ws/fleet/")
     assert await anonymous.receive_output() == {"type": "websocket.close", "code": 4401}
-    roleless = await connect(await database_sync_to_async(make_user)(None))
+    roleless = await open_socket("/ws/fleet/", await database_sync_to_async(make_user)(None))
     assert await roleless.receive_output() == {"type": "websocket.close", "code": 4403}
 
 
-async def test_a_refresh_reaches_every_viewer(viewer, motor, motor_models):
+async def test_a_refresh_reaches_every_viewer(viewer, motor, motor_models, open_socket):
     await database_sync_to_async(add_readings)(motor, 20)
-    communicator = await connect(viewer)
+    communicator = await open_socket("/ws/fleet/", viewer)
     assert await communicator.receive_json_from(timeout=5) == {"type": "connected", "group": "fleet"}
     health = await database_sync_to_async(machine_refresh)(motor.pk)
     message = await communicator.receive_json_from(timeout=10)
@@ -48,4 +27,3 @@ async def test_a_refresh_reaches_every_viewer(viewer, motor, motor_models):
     assert message["last_reading_at"] == health.last_reading_at.isoformat()
     await communicator.send_json_to({"type": "hello"})
     assert (await communicator.receive_json_from(timeout=5))["type"] == "error"
-    await communicator.disconnect()

@@ -5,11 +5,8 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.test import Client
 from django.utils import timezone
 
-from pdm_site.asgi import application
 from predictions.models import MachineHealth, Prediction
 from predictions.services.telemetry import readings_ingest
 
@@ -37,23 +34,11 @@ def send(machine, count: int, start_ago: float) -> None:
     )
 
 
-def session_headers(user):
-    client = Client()
-    client.force_login(user)
-    return [
-        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-        (b"origin", b"http://127.0.0.1"),
-    ]
-
-
 async def test_readings_refresh_predictions_once_per_window(
-    celery_worker, settings, viewer, motor, motor_models
+    celery_worker, settings, viewer, motor, motor_models, open_socket
 ):
     settings.PREDICTIONS_REFRESH_SECONDS = 30
-    socket = WebsocketCommunicator(
-        application, "/ws/fleet/", headers=await database_sync_to_async(session_headers)(viewer)
-    )
-    assert (await socket.connect(timeout=10))[0]
+    socket = await open_socket("/ws/fleet/", viewer)
     assert (await socket.receive_json_from(timeout=5))["type"] == "connected"
 
     await database_sync_to_async(send)(motor, 20, start_ago=120)
@@ -71,4 +56,3 @@ async def test_readings_refresh_predictions_once_per_window(
     await database_sync_to_async(send)(motor, 5, start_ago=60)
     assert await socket.receive_nothing(timeout=2, interval=0.1)
     assert await database_sync_to_async(Prediction.objects.filter(machine=motor).count)() == 4
-    await socket.disconnect()

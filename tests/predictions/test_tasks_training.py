@@ -3,20 +3,17 @@ ONE training job; a real Celery worker (Redis broker, PostgreSQL) trains it, the
 over the job's WebSocket, and each model becomes the active version of its kind and category."""
 
 import io
-import time
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
-from django.test import Client
 
 from gan.models import Job, SeedDataset
 from machines.models import Machine
 from machines.services import fleet_load
-from pdm_site.asgi import application
 from predictions.models import ModelVersion
 from predictions.services.training import demo_bootstrap
+from tests.conftest import frames_until_closing
 
 
 def test_bootstrap_seeds_every_demo_machine_and_queues_one_job(db):
@@ -34,36 +31,12 @@ def test_bootstrap_seeds_every_demo_machine_and_queues_one_job(db):
     assert Job.objects.filter(kind=Job.Kind.MODEL_TRAINING).count() == 1
 
 
-def _session_headers(user) -> list[tuple[bytes, bytes]]:
-    client = Client()
-    client.force_login(user)
-    return [
-        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-        (b"origin", b"http://127.0.0.1"),
-    ]
-
-
-async def _frames(job: Job, user, timeout: float = 120) -> list[dict]:
-    headers = await database_sync_to_async(_session_headers)(user)
-    communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.pk}/", headers=headers)
-    connected, _ = await communicator.connect(timeout=15)
-    assert connected
-    frames, deadline = [], time.monotonic() + timeout
-    while not frames or frames[-1]["type"] != "closing":
-        try:
-            frames.append(await communicator.receive_json_from(timeout=max(0.1, deadline - time.monotonic())))
-        except TimeoutError:
-            raise AssertionError(f"no closing frame in {timeout} s; got {frames[-3:]}") from None
-    await communicator.disconnect()
-    return frames
-
-
 @pytest.mark.django_db(transaction=True)
-async def test_the_worker_trains_the_bootstrap_job_with_live_progress(celery_worker, viewer):
+async def test_the_worker_trains_the_bootstrap_job_with_live_progress(celery_worker, viewer, open_socket):
     await database_sync_to_async(fleet_load)()
     outcome = await database_sync_to_async(demo_bootstrap)(categories=["motor"])
     job = outcome["job"]
-    frames = await _frames(job, viewer)
+    frames = await frames_until_closing(await open_socket(f"/ws/jobs/{job.pk}/", viewer), timeout=120)
 
     assert frames[-1]["status"] == "SUCCESS", frames[-1]
     stages = {frame["stage"] for frame in frames}

@@ -4,15 +4,12 @@ import re
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from accounts.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, RoleConsumer
 from accounts.permissions import RolePermission
-from pdm_site.asgi import application
 from pdm_site.routing import websocket_urlpatterns
 
 # Routes open to anonymous users on purpose.
@@ -60,12 +57,6 @@ def test_every_websocket_route_checks_roles():
     assert all(issubclass(consumer, RoleConsumer) for consumer in consumers)
 
 
-def session_cookie(user) -> tuple[bytes, bytes]:
-    client = Client()
-    client.force_login(user)
-    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
-
-
 def websocket_paths() -> list[str]:
     """Each socket route with a sample value in its converters (job 1)."""
     return ["/" + re.sub(r"<int:\w+>", "1", str(route.pattern)) for route in websocket_urlpatterns]
@@ -73,14 +64,8 @@ def websocket_paths() -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("path", websocket_paths())
-async def test_every_websocket_refuses_anonymous_and_roleless_users(path, make_user):
+async def test_every_websocket_refuses_anonymous_and_roleless_users(path, make_user, open_socket):
     roleless = await database_sync_to_async(make_user)(None, "nobody")
     for user, code in ((None, CLOSE_UNAUTHENTICATED), (roleless, CLOSE_FORBIDDEN)):
-        headers = [(b"origin", b"http://127.0.0.1")]
-        if user is not None:
-            headers.append(await database_sync_to_async(session_cookie)(user))
-        communicator = WebsocketCommunicator(application, path, headers=headers)
-        connected, _ = await communicator.connect()
-        assert connected  # accepted first, so that browsers receive the close code
+        communicator = await open_socket(path, user)  # accepted first, so that browsers receive the code
         assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": code}
-        await communicator.disconnect()
