@@ -176,9 +176,18 @@ if SERVER_MODE:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # channels-redis waits for messages with a 5 s blocking pop; redis-py 8's default 5 s read
-                # timeout races it, and a lost race ends the consumer's receive loop on an idle socket.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                # No socket timeout: with one, redis-py sends each command under asyncio.wait_for, which on
+                # Python 3.11 loses a cancellation that arrives as the write completes, and a consumer whose
+                # socket closed then polls Redis forever; its default 5 s read timeout also raced the layer's
+                # 5 s blocking pop. The blocking pop bounds reads; keepalive notices a vanished server.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": None,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                    }
+                ],
                 "prefix": env.str("CHANNELS_PREFIX", default="pdm"),
                 # The default capacity (100) drops progress frames silently under a burst.
                 "capacity": 1000,

@@ -91,14 +91,19 @@ def websocket_headers(user) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+CONSUMER_STOP_SECONDS = 3
+
+
 @pytest.fixture
 async def open_socket():
     """`await open_socket(path, user)` connects to the ASGI application (user None: anonymous).
 
-    Every socket a test opened is disconnected when the test ends, as a browser closing its tab would. A
-    consumer left running is otherwise cancelled by the event loop's teardown, a path production never
-    takes, and one such teardown once hung a CI run.
+    Every socket a test opened is closed when the test ends, as a browser closing its tab would, and its
+    consumer must then stop within seconds: one that kept polling the channel layer would leak in
+    production (and once hung a CI run in the event loop's teardown).
     """
+    import asyncio
+
     from channels.db import database_sync_to_async
     from channels.testing import WebsocketCommunicator
 
@@ -116,7 +121,15 @@ async def open_socket():
 
     yield open_
     for communicator in opened:
-        await communicator.disconnect(timeout=10)
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+    _, running = await asyncio.wait(
+        [communicator.future for communicator in opened], timeout=CONSUMER_STOP_SECONDS
+    )
+    for future in running:
+        future.cancel()
+    assert not running, (
+        f"{len(running)} consumer(s) still running {CONSUMER_STOP_SECONDS} s after their socket closed"
+    )
 
 
 async def frames_until_closing(communicator, timeout: float = 90) -> list[dict]:
