@@ -54,12 +54,12 @@ def explainable_machines() -> QuerySet[Machine]:
     return Machine.objects.filter(is_active=True).filter(Exists(predicted)).order_by("machine_id")
 
 
-def explain_panel_state(machine: Machine | None) -> dict:
+def explain_panel_state(machine: Machine | None, *, latest: dict | None = None) -> dict:
     """What the Explain panel shows: the machine's latest prediction and its kept explanation, if any;
-    without a machine, the machines to pick from."""
+    without a machine, the machines to pick from. `latest`: see `explainable_prediction`."""
     if machine is None:
         return {"machines": list(explainable_machines().values_list("machine_id", flat=True))}
-    prediction = explainable_prediction(machine)
+    prediction = explainable_prediction(machine, latest=latest)
     return {
         "machine": machine,
         "prediction": prediction,

@@ -11,6 +11,7 @@ from datetime import timedelta
 from assistant.llm import MachineContext, PredictionFacts, SensorEvidence, sensor_evidence
 from machines.models import Machine
 from predictions.models import Kind, Prediction
+from predictions.selectors import machine_latest_predictions
 
 # Predictions of one refresh are stored within moments of each other.
 SIBLING_WINDOW = timedelta(seconds=5)
@@ -19,17 +20,22 @@ EXPLAINABLE_KINDS = (Kind.HEALTH, Kind.RUL, Kind.ANOMALY, Kind.FAILURE)
 HOURS_UNITS = ("hours", "h", "")
 
 
-def explainable_prediction(machine: Machine) -> Prediction | None:
-    """The machine's latest prediction worth explaining: the newest refresh, its health kind first."""
-    latest = (
-        Prediction.objects.filter(machine=machine, kind__in=EXPLAINABLE_KINDS)
-        .order_by("-created_at", "-id")
-        .first()
-    )
+def explainable_prediction(
+    machine: Machine, *, latest: dict[str, Prediction] | None = None
+) -> Prediction | None:
+    """The machine's latest prediction worth explaining: of its newest refresh, the most telling kind.
+
+    `latest` is the newest prediction of each kind (`machine_latest_predictions`), for a page that has read
+    it already. The newest prediction of a kind belongs to the newest refresh when it was stored within
+    SIBLING_WINDOW of the newest explainable prediction.
+    """
     if latest is None:
+        latest = machine_latest_predictions(machine)
+    explainable = [latest[kind] for kind in EXPLAINABLE_KINDS if kind in latest]
+    if not explainable:
         return None
-    siblings = _siblings(latest)
-    return next((siblings[kind] for kind in EXPLAINABLE_KINDS if kind in siblings), latest)
+    newest = max(explainable, key=lambda prediction: (prediction.created_at, prediction.pk))
+    return next(p for p in explainable if p.created_at >= newest.created_at - SIBLING_WINDOW)
 
 
 def _siblings(prediction: Prediction) -> dict[str, Prediction]:

@@ -15,8 +15,10 @@ def markdown(text: str) -> str:
 
 
 @register.inclusion_tag("assistant/_explain_box.html", takes_context=True)
-def explain_panel(context, machine=None):
-    """The Explain panel: for one machine (its latest prediction), or with a machine picker (no machine)."""
+def explain_panel(context, machine=None, latest=None):
+    """The Explain panel: for one machine (its latest prediction), or with a machine picker (no machine).
+    `latest`: the machine's newest prediction of each kind, where the page has read them."""
     user = context["request"].user
-    panel = selectors.explain_panel_state(machine)
+    # A variable missing from the page's context arrives as "".
+    panel = selectors.explain_panel_state(machine, latest=latest or None)
     return {**panel, "can_ask": has_role(user, Role.OPERATOR), "picker": machine is None}

@@ -2,8 +2,10 @@
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.template.loader import render_to_string
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import Role
 from assistant.models import Conversation, Explanation, ManualDocument, Message, Report
@@ -99,6 +101,18 @@ def test_the_machine_health_page_holds_the_explain_panel(client, users, warning_
     assert 'data-testid="explain-panel"' in html and f'data-prediction="{predictions["health"].pk}"' in html
     assert ('data-testid="explain-button"' in html) == (role == "operator")
     assert ("an operator can request one" in html) == (role == "viewer")
+
+
+def test_the_panel_explains_from_the_newest_predictions_the_health_page_read(client, viewer, warning_motor):
+    machine, _ = warning_motor
+    with CaptureQueriesContext(connection) as queries:
+        page(client, viewer, f"/machines/{machine.machine_id}/health/")
+    newest_per_kind = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "MAX(" in q["sql"] and "predictions_prediction" in q["sql"]
+    ]
+    assert len(newest_per_kind) == 1
 
 
 def test_a_kept_explanation_shows_in_the_panel_escaped(client, viewer, warning_motor):

@@ -1,6 +1,7 @@
 """Explanations: facts from a refresh's predictions, the draft before the model, one kept per prediction."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -8,6 +9,8 @@ from assistant.llm import PredictionFacts
 from assistant.models import Explanation
 from assistant.services import grounding
 from assistant.services.explanations import explanation_request
+from predictions.models import Prediction
+from predictions.selectors import machine_latest_predictions
 
 
 def test_facts_gather_the_whole_refresh_and_evidence_compares_with_healthy(warning_motor):
@@ -35,6 +38,23 @@ def test_facts_gather_the_whole_refresh_and_evidence_compares_with_healthy(warni
     assert bearing.toward_failure == pytest.approx((61 - 40) / 35)
     assert bearing.contribution == 0.7 and evidence["current_A"].contribution is None
     assert grounding.explainable_prediction(machine) == predictions["health"]
+
+
+def test_the_explained_prediction_is_of_the_newest_refresh_and_reads_nothing_when_given_the_latest(
+    warning_motor, django_assert_num_queries
+):
+    machine, older = warning_motor
+    # A newer refresh without a health prediction: its RUL is explained, not the older health state.
+    newer_rul = Prediction.objects.create(
+        machine=machine, kind="rul", input=older["rul"].input, result=older["rul"].result, latency_ms=1.0
+    )
+    later = older["rul"].created_at + timedelta(minutes=5)
+    Prediction.objects.filter(pk=newer_rul.pk).update(created_at=later)
+
+    assert grounding.explainable_prediction(machine) == newer_rul
+    latest = machine_latest_predictions(machine)
+    with django_assert_num_queries(0):
+        assert grounding.explainable_prediction(machine, latest=latest) == newer_rul
 
 
 def test_the_draft_comes_before_the_first_token_and_the_explanation_is_kept(warning_motor, operator):
