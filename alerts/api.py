@@ -196,6 +196,8 @@ class AlarmViewSet(viewsets.ReadOnlyModelViewSet):
     search_fields = ["title", "message", "machine__machine_id"]
 
     def get_queryset(self):
+        if self.action == "list":
+            return selectors.alarm_rows().order_by("-last_seen_at", "-id")
         queryset = selectors.alarm_list().order_by("-last_seen_at", "-id")
         return queryset.prefetch_related("events__user") if self.action == "retrieve" else queryset
 

@@ -7,9 +7,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from alerts.models import Alarm, AlertRule, Notification, WorkOrder
-from alerts.services.alarms import Finding, alarm_raise
+from alerts.services.alarms import Finding, alarm_acknowledge, alarm_raise, alarm_resolve
 from alerts.services.notifications import alarm_notify
 
 pytestmark = pytest.mark.django_db
@@ -95,6 +96,41 @@ def test_the_alarm_list_filters_and_operators_act_from_it(users, alarm):
     again = operator.post(f"/alerts/alarms/{alarm.pk}/resolve/", headers={"HX-Request": "true"})
     assert again.status_code == 409
     assert client_for(users["viewer"]).post(f"/alerts/alarms/{alarm.pk}/resolve/").status_code == 403
+
+
+def test_alarm_listings_read_what_they_show_in_one_query(users, make_machine, make_rule):
+    """The page and the API list read the machine id, rule name and users' names with the alarms: no lazy
+    load per row, and no other column of the related rows (a user's password hash least of all)."""
+    rule = make_rule(AlertRule.Kind.HEALTH_STATE, state_at_least=2)
+    for n in range(3):
+        machine = make_machine(f"motor_listed_{n}")
+        alarm, _ = alarm_raise(rule=rule, machine=machine, finding=Finding(f"Hot {n}", "warning", "Seen."))
+        if n == 1:
+            alarm_acknowledge(alarm=alarm, user=users["operator"])
+        if n == 2:
+            alarm_resolve(alarm=alarm, user=users["admin"])
+    client = client_for(users["operator"])
+    api = APIClient()
+    api.force_authenticate(users["operator"])
+
+    with CaptureQueriesContext(connection) as page_queries:
+        page = client.get("/alerts/alarms/?show=all").content.decode()
+    with CaptureQueriesContext(connection) as api_queries:
+        listed = api.get("/api/v1/alarms/").json()["results"]
+
+    assert all(f"motor_listed_{n}" in page for n in range(3)) and "by operator" in page and "by admin" in page
+    assert {(a["machine"], a["rule"]["name"], a["acknowledged_by"], a["resolved_by"]) for a in listed} == {
+        ("motor_listed_0", rule.name, None, None),
+        ("motor_listed_1", rule.name, "operator", None),
+        ("motor_listed_2", rule.name, None, "admin"),
+    }
+    for captured in (page_queries, api_queries):
+        alarm_reads = [q["sql"] for q in captured if 'FROM "alerts_alarm"' in q["sql"]]
+        assert len([sql for sql in alarm_reads if "COUNT(" not in sql]) == 1
+        assert not [q for q in captured if q["sql"].startswith('SELECT "machines_')]
+        # At most the request's own user (a page loads it from its session); never one per listed alarm.
+        assert len([q for q in captured if q["sql"].startswith('SELECT "auth_user"')]) <= 1
+        assert not [sql for sql in alarm_reads if "password" in sql]
 
 
 def test_the_alarm_page_shows_its_history_and_makes_a_work_order(users, alarm):
