@@ -64,18 +64,6 @@ def _free_models():
     close_backends()
 
 
-@pytest.fixture(autouse=True)
-def _redis_reads_outlast_the_channel_layers_blocking_pop(settings):
-    """As tests/gan/conftest.py explains: redis-py's 5 s socket timeout races channels-redis' 5 s blocking
-    pop and can kill an idle consumer; pdm_site.settings should set a longer socket_timeout (reported)."""
-    layer = settings.CHANNEL_LAYERS["default"]
-    if layer["BACKEND"] != "channels_redis.core.RedisChannelLayer":
-        return
-    config = layer.get("CONFIG", {})
-    hosts = [{"address": h, "socket_timeout": 30} if isinstance(h, str) else h for h in config["hosts"]]
-    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**config, "hosts": hosts}}}
-
-
 @pytest.fixture
 def make_machine(db, operator):
     """make_machine(machine_id, category="motor") → a machine of the demo fleet's category (made once)."""

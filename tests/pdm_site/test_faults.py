@@ -316,15 +316,9 @@ def test_redis_restarted_pages_keep_working_and_progress_recovers_from_the_datab
 ):
     server = RedisServer(free_port(), tmp_path).start()
     # This process reports the job's progress as a worker does, through the same Redis as the server.
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            **settings.CHANNEL_LAYERS["default"],
-            "CONFIG": {
-                **settings.CHANNEL_LAYERS["default"]["CONFIG"],
-                "hosts": [{"address": server.url, "socket_timeout": 30}],
-            },
-        }
-    }
+    layer = settings.CHANNEL_LAYERS["default"]
+    host = {**layer["CONFIG"]["hosts"][0], "address": server.url}
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [host]}}}
     env = server_env(tmp_path, redis_url=server.url)
     worker = start_worker(env, tmp_path / "worker.log")
     daphne, port = start_daphne(env, tmp_path / "daphne.log")

@@ -46,19 +46,6 @@ def _small_and_single_threaded(settings):
     settings.PREDICTIONS_DEMO_MAX_ROWS = 1_500
 
 
-@pytest.fixture(autouse=True)
-def _redis_reads_outlast_the_channel_layers_blocking_pop(settings):
-    """Like tests/gan: redis-py's 5 s socket read timeout races channels-redis's 5 s blocking pop and can
-    kill a consumer's receive loop; a longer socket timeout keeps the sockets of these tests alive."""
-    layer = settings.CHANNEL_LAYERS["default"]
-    if layer["BACKEND"] != "channels_redis.core.RedisChannelLayer":
-        return
-    hosts = [
-        {"address": h, "socket_timeout": 30} if isinstance(h, str) else h for h in layer["CONFIG"]["hosts"]
-    ]
-    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": hosts}}}
-
-
 def category(name: str = "motor") -> MachineCategory:
     found = MachineCategory.objects.filter(name=name).first()
     if found is None:
