@@ -190,15 +190,16 @@ def _chart_data(machine: Machine, latest: dict) -> dict:
 @role_required()
 @require_GET
 def machine_health(request, machine_id):
-    machine = get_object_or_404(Machine.objects.select_related("category"), machine_id=machine_id)
-    history = Paginator(
-        selectors.prediction_list().filter(machine=machine).order_by("-created_at", "-id"), HISTORY_PAGE_SIZE
-    ).get_page(request.GET.get("page"))
+    machine = get_object_or_404(Machine.objects.select_related("category", "health"), machine_id=machine_id)
+    history = Paginator(selectors.machine_predictions(machine), HISTORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     versions = active_versions([machine], KINDS)
     latest = selectors.machine_latest_predictions(machine)
     context = {
         "machine": machine,
-        "health": selectors.machine_health(machine),
+        # No health row before the machine's first prediction: reading `machine.health` then raises.
+        "health": getattr(machine, "health", None),
         "latest": latest,
         "vision": selectors.machine_latest_vision(machine),
         "chart_data": _chart_data(machine, latest),

@@ -4,11 +4,14 @@ import json
 import re
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import Role
 from gan.models import Job
+from machines.models import HealthState
 from predictions import views
-from predictions.models import Prediction, RealDataset
+from predictions.models import MachineHealth, Prediction, RealDataset
 from predictions.services.ingestion import ingestion_run
 from predictions.services.serving import machine_refresh
 from tests.predictions.conftest import add_readings, register_model, run_inline
@@ -44,6 +47,30 @@ def test_health_page_has_the_charts_history_and_the_explain_slot(
     assert len(data["anomaly"]) == 2 and data["forecast"]["horizon"] == 24
     assert 'data-testid="explain-slot"' in html
     assert html.count("<tr><td>20") >= 8  # the history table: two refreshes of four kinds
+
+
+def test_health_page_reads_the_health_row_with_the_machine_and_no_join_it_does_not_show(
+    client, viewer, motor, motor_models
+):
+    add_readings(motor, 20)
+    machine_refresh(motor.pk)
+    client.force_login(viewer)
+    with CaptureQueriesContext(connection) as captured:
+        html = client.get(f"/machines/{motor.machine_id}/health/").content.decode()
+    sql = [q["sql"] for q in captured]
+
+    health = MachineHealth.objects.get(machine=motor)
+    assert f'state-{health.state}">{HealthState(health.state).label}<' in html
+    assert not [q for q in sql if q.startswith('SELECT "predictions_machinehealth"')]
+    # The page's predictions are its machine's: they join only their model version, for its number.
+    predictions = [q for q in sql if q.startswith('SELECT "predictions_prediction"."id"')]
+    assert predictions and all("machines_" not in q and "category" not in q for q in predictions)
+
+
+def test_health_page_of_a_machine_never_predicted(client, viewer, motor):
+    client.force_login(viewer)
+    html = client.get(f"/machines/{motor.machine_id}/health/").content.decode()
+    assert "No prediction" in html and "No predictions yet." in html
 
 
 def test_predict_now_is_for_operators(client, operator, motor, motor_models):
