@@ -155,7 +155,7 @@ def fleet_overview(request):
 def _chart_data(machine: Machine, latest: dict) -> dict:
     """The health page's charts; the forecast is the newest one, already in `latest`."""
     readings = selectors.machine_readings(machine, limit=CHART_POINTS)
-    sensors = list(machine.sensors.all())
+    sensors = list(machine.sensors.values_list("name", "unit", named=True))
     rul = selectors.machine_prediction_series(machine, Kind.RUL, limit=CHART_POINTS)
     anomaly = selectors.machine_prediction_series(machine, Kind.ANOMALY, limit=CHART_POINTS)
     forecast = latest.get(Kind.FORECAST)
