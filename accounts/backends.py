@@ -16,19 +16,24 @@ from pdm_site.tables import ProcessTable
 AUTH_TABLE = ProcessTable("auth", lambda: {"users": {}, "permissions": {}, "tokens": {}})
 
 
-def _private_copy(user):
+def _private_copy(user, table: dict | None = None):
     """Each request gets its own instance: per-request attributes (the permission cache, the backend) stay
-    out of the shared one."""
-    return copy.copy(user)
+    out of the shared one. With the table the user came from, the copy carries the permissions it holds:
+    the role check then reads nothing more."""
+    private = copy.copy(user)
+    if table is not None and user.pk in table["permissions"]:
+        private._perm_cache = table["permissions"][user.pk]
+    return private
 
 
 class CachedModelBackend(ModelBackend):
     def get_user(self, user_id):
-        users = AUTH_TABLE.get()["users"]
+        table = AUTH_TABLE.get()
+        users = table["users"]
         if user_id not in users:
             users[user_id] = super().get_user(user_id)
         user = users[user_id]
-        return _private_copy(user) if user is not None else None
+        return _private_copy(user, table) if user is not None else None
 
     def get_all_permissions(self, user_obj, obj=None):
         cacheable = obj is None and user_obj.is_active and not user_obj.is_anonymous
@@ -44,8 +49,9 @@ class CachedTokenAuthentication(TokenAuthentication):
     """DRF's token check (same answers, same errors), with the token row kept per process."""
 
     def authenticate_credentials(self, key):
-        tokens = AUTH_TABLE.get()["tokens"]
+        table = AUTH_TABLE.get()
+        tokens = table["tokens"]
         if key not in tokens:
             tokens[key] = super().authenticate_credentials(key)
         user, token = tokens[key]
-        return _private_copy(user), token
+        return _private_copy(user, table), token

@@ -7,7 +7,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
+from accounts.backends import AUTH_TABLE
 from accounts.roles import Role
+from pdm_site import versions
 from tests.conftest import PASSWORD
 
 AUTH_TABLES = ("auth_user", "auth_permission", "auth_group", "authtoken_token")
@@ -42,6 +44,21 @@ def test_an_api_call_asks_nothing_about_the_token_once_known(operator):
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/api/v1/machines/").status_code == 200
     assert auth_queries(queries) == []
+
+
+@pytest.mark.parametrize("channel", ["page", "api"])
+def test_a_request_checks_the_users_version_once(operator, channel, monkeypatch):
+    """The user and their role come from one look at the auth table's version token: a second look, for
+    the role check, would be one more cache round trip per request."""
+    client = page_client(operator) if channel == "page" else token_client(operator)[0]
+    path = "/machines/new/" if channel == "page" else "/api/v1/machines/"
+    assert client.get(path).status_code == 200
+    looked_up = []
+    token = versions.token
+    monkeypatch.setattr(versions, "token", lambda topic: looked_up.append(topic) or token(topic))
+
+    assert client.get(path).status_code == 200
+    assert looked_up.count(AUTH_TABLE.topic) == 1
 
 
 def test_a_role_taken_away_is_refused_on_the_next_request(operator):
